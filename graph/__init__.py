@@ -1,0 +1,43 @@
+"""reelgraph.graph — the engine: node declarations, workflows, validation, execution, caching.
+
+Nothing here imports torch, gradio or ray. The public API is what this module exports.
+"""
+
+from __future__ import annotations
+
+from . import types
+from .api import apply_overrides, compile, iter_events, load, open_cache, parse_param_text, plan, run, validate
+from .cache import ArtifactStore, Cache, default_cache_dir
+from .context import CancelToken, RunContext
+from .errors import Cancelled, DeclarationError, Issue, NodeError, NodeFailure, ReelgraphError, WorkflowError
+from .events import EVENT_KINDS, Event
+from .executor import LocalExecutor, PlanEntry, RunResult
+from .node import NODE_API_VERSION, Input, ModelNeed, Node, NodeSpec, Output, Param, Resources
+from .registry import ENTRY_POINT_GROUP, Registry, default_registry, register
+from .types import (Any, Audio, Bool, Choice, Float, Image, Int, List, MediaRef, Shot, ShotValue, T,
+                    Text, Video)
+from .validate import CompiledGraph, compile_workflow
+from .workflow import FORMAT_VERSION, Workflow, json_schema, save
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("reelgraph")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+__version__ = _version()
+
+__all__ = [
+    "types", "apply_overrides", "compile", "iter_events", "load", "open_cache", "parse_param_text",
+    "plan", "run", "validate", "ArtifactStore", "Cache", "default_cache_dir", "CancelToken",
+    "RunContext", "Cancelled", "DeclarationError", "Issue", "NodeError", "NodeFailure",
+    "ReelgraphError", "WorkflowError", "EVENT_KINDS", "Event", "LocalExecutor", "PlanEntry",
+    "RunResult", "NODE_API_VERSION", "Input", "ModelNeed", "Node", "NodeSpec", "Output", "Param",
+    "Resources", "ENTRY_POINT_GROUP", "Registry", "default_registry", "register", "Any", "Audio",
+    "Bool", "Choice", "Float", "Image", "Int", "List", "MediaRef", "Shot", "ShotValue", "T", "Text",
+    "Video", "CompiledGraph", "compile_workflow", "FORMAT_VERSION", "Workflow", "json_schema", "save",
+    "__version__",
+]

@@ -1,0 +1,498 @@
+"""The local executor: runs a compiled graph with concurrency, mapping, caching and events.
+
+The scheduler is one loop on the calling thread; node calls run on a thread pool. A call may start
+when its resources are free: CPU-bound calls (``Resources.cpu > 0``) up to the machine's cores,
+waiting calls (``cpu=0``) freely up to the pool size, GPU-heavy calls one per device. Only the
+scheduler thread touches run state and emits events, so listeners never race each other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import queue
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from . import types as t
+from .cache import ArtifactStore, Cache
+from .context import CancelToken, RunContext
+from .errors import Cancelled, NodeError, NodeFailure
+from .events import Event, Listener
+from .validate import CompiledGraph, CompiledNode
+
+log = logging.getLogger("reelgraph")
+
+
+def available_cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class Call:
+    """One call of a node: the whole node, or one element of a mapped node."""
+
+    node: CompiledNode
+    element: int | None
+    kwargs: dict[str, Any]
+    key: str | None  # cache key, None when the node is not cacheable
+
+    @property
+    def need(self) -> tuple[float, int]:
+        res = self.node.spec.resources
+        return (res.cpu, res.gpu)
+
+
+@dataclass
+class RunResult:
+    """What a run produced. ``outputs`` holds the output nodes' values (see CompiledGraph.outputs)."""
+
+    run_id: str
+    status: str  # "ok" | "failed" | "cancelled"
+    outputs: dict[str, dict[str, Any]]
+    values: dict[str, dict[str, Any]]
+    failures: list[NodeFailure] = field(default_factory=list)
+    ran: list[str] = field(default_factory=list)
+    cached: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def value(self, ref: str) -> Any:
+        """The value of ``"node.port"`` in this run."""
+        node, port = ref.split(".", 1)
+        return self.values[node][port]
+
+
+def gather_calls(cn: CompiledNode, values: dict[str, dict[str, Any]]) -> list[Call]:
+    """The calls a node makes given its upstream values (one per element when it maps).
+
+    Raises NodeError for values that do not fit (wired params out of bounds, mapped lists of
+    different lengths).
+    """
+    spec = cn.spec
+    direct: dict[str, Any] = {}
+    mapped: dict[str, list] = {}
+    ports = spec.ports_in()
+    for name, link in cn.links.items():
+        value = values[link.src][link.src_port]
+        port = ports[name]
+        try:
+            if link.mode == "map":
+                mapped[name] = [port.check(v) for v in value]
+            else:
+                direct[name] = port.check(value)
+        except ValueError as e:
+            raise NodeError(f"the value from {link.src}.{link.src_port} does not fit: {e}", field=name,
+                            fix=_fix_for(port)) from None
+    base = {**cn.params, **direct}
+    for name, port in spec.inputs.items():
+        if name not in base and name not in mapped:
+            base[name] = None
+    if not mapped:
+        return [Call(cn, None, base, _key(cn, base))]
+    lengths = {name: len(v) for name, v in mapped.items()}
+    if len(set(lengths.values())) > 1:
+        detail = ", ".join(f"{n} has {k}" for n, k in lengths.items())
+        raise NodeError(f"mapped inputs have different lengths ({detail})", field=next(iter(lengths)),
+                        fix="wire lists of the same length (reelgraph never pads or truncates)")
+    calls = []
+    for i in range(next(iter(lengths.values()))):
+        kwargs = {**base, **{name: v[i] for name, v in mapped.items()}}
+        calls.append(Call(cn, i, kwargs, _key(cn, kwargs)))
+    return calls
+
+
+def _fix_for(port) -> str:
+    if port.choices:
+        return f"it must be one of: {', '.join(port.choices)}"
+    if port.min is not None or port.max is not None:
+        return f"it must lie between {port.min} and {port.max}; adjust the upstream node"
+    return f"wire a {port.type} value"
+
+
+def _key(cn: CompiledNode, kwargs: dict[str, Any]) -> str | None:
+    spec = cn.spec
+    if not spec.cacheable:
+        return None
+    h = hashlib.sha256()
+    h.update(f"{spec.type}\0{spec.version}\0".encode())
+    for name in sorted(kwargs):
+        h.update(name.encode() + b"=" + t.digest(kwargs[name]).encode() + b"\0")
+    extra = spec.cls.fingerprint(kwargs)
+    if extra:
+        h.update(b"fp=" + str(extra).encode())
+    return h.hexdigest()
+
+
+def normalize_outputs(cn: CompiledNode, result: Any) -> dict[str, Any]:
+    """Check what run() returned against the declared outputs."""
+    outs = cn.spec.outputs
+    if not isinstance(result, dict) or (len(outs) == 1 and set(result) != set(outs)):
+        if len(outs) == 1:
+            result = {next(iter(outs)): result}
+        elif not outs and result is None:
+            return {}
+        else:
+            raise NodeError(f"run() returned {type(result).__name__}; expected a dict with "
+                            f"{', '.join(outs)}", fix="return {name: value} for every output")
+    missing = [n for n in outs if n not in result]
+    extra = [n for n in result if n not in outs]
+    if missing or extra:
+        raise NodeError(f"run() returned outputs {sorted(result)}, declared {list(outs)}",
+                        field=(missing or extra)[0], fix="return exactly the declared outputs")
+    checked = {}
+    for name, port in outs.items():
+        try:
+            checked[name] = t.check_value(port.type, result[name])
+        except ValueError as e:
+            raise NodeError(f"output is not a {port.type}: {e}", field=name,
+                            fix="this is a bug in the node; report it to its author") from None
+    return checked
+
+
+class LocalExecutor:
+    """Runs compiled graphs in this process. Reusable across runs; ``close()`` ends the pool."""
+
+    def __init__(self, cache: Cache | None = None, *, store: ArtifactStore | None = None,
+                 cpu_slots: float | None = None, gpu_slots: int = 1, max_workers: int | None = None):
+        self.cache = cache
+        if store is None:
+            store = cache.store if cache is not None else ArtifactStore(tempfile.mkdtemp(prefix="reelgraph-"))
+        self.store = store
+        self.cpu_slots = float(cpu_slots) if cpu_slots is not None else float(available_cpus())
+        self.gpu_slots = max(1, int(gpu_slots))
+        self.max_workers = max_workers or max(32, 4 * available_cpus())
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    @property
+    def pool(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="reelgraph-node")
+            return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        if self.cache is not None:
+            self.cache.flush()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def run(self, graph: CompiledGraph, *, listeners: Iterable[Listener] = (),
+            cancel: CancelToken | None = None, workspace: str | os.PathLike | None = None) -> RunResult:
+        if workspace is None:
+            src = graph.workflow.source
+            workspace = Path(src).resolve().parent if src else Path.cwd()
+        return _Run(self, graph, list(listeners), cancel or CancelToken(), Path(workspace)).execute()
+
+
+class _Run:
+    def __init__(self, ex: LocalExecutor, graph: CompiledGraph, listeners: list[Listener],
+                 cancel: CancelToken, workspace: Path):
+        self.ex, self.graph, self.listeners, self.cancel = ex, graph, listeners, cancel
+        self.workspace = workspace
+        self.run_id = uuid.uuid4().hex[:12]
+        self.t0 = time.perf_counter()
+        self.started_wall = time.time()
+        self.inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.values: dict[str, dict[str, Any]] = {}
+        self.status = {n: "pending" for n in graph.order}
+        self.waiting = {n: graph.dag.in_degree(n) for n in graph.order}
+        self.node_t0: dict[str, float] = {}
+        self.elements: dict[str, list] = {}
+        self.elem_cached: dict[str, list[bool]] = {}
+        self.left: dict[str, int] = {}
+        self.errors: dict[str, list[NodeFailure]] = {}
+        self.failures: list[NodeFailure] = []
+        self.pending: dict[tuple[float, int], deque[Call]] = {}
+        self.used_cpu = 0.0
+        self.used_gpu = 0
+        self.running = 0
+        self.cancelled = False
+
+    # -- events
+    def emit(self, kind: str, node: str | None = None, seconds: float | None = None, **kw) -> None:
+        if not self.listeners:
+            return
+        ev = Event(kind, self.run_id, seconds if seconds is not None else time.perf_counter() - self.t0,
+                   node=node, **kw)
+        for listener in self.listeners:
+            try:
+                listener(ev)
+            except Exception:
+                log.exception("an event listener failed on %s", kind)
+
+    # -- main loop
+    def execute(self) -> RunResult:
+        self.cancel.on_cancel(lambda: self.inbox.put(("cancel",)))
+        self.emit("run_started", data={"nodes": len(self.graph.order)})
+        for n in self.graph.order:
+            if self.waiting[n] == 0:
+                self.start_node(n)
+        while True:
+            self.dispatch()
+            if self.running == 0 and not any(self.pending.values()):
+                break
+            self.handle(self.inbox.get())
+        return self.finish()
+
+    def handle(self, msg: tuple) -> None:
+        kind = msg[0]
+        if kind == "done":
+            _, call, outputs, seconds = msg
+            self.release(call)
+            if call.key is not None and self.ex.cache is not None:
+                self.ex.cache.put(call.key, call.node.spec.type, outputs)
+            self.element_done(call, outputs, cached=False)
+        elif kind == "error":
+            _, call, exc, tb = msg
+            self.release(call)
+            self.element_failed(call, exc, tb)
+        elif kind == "event":
+            _, call, ev_kind, kw = msg
+            if self.status.get(call.node.id) == "running":
+                self.emit(ev_kind, call.node.id, element=call.element, **kw)
+        elif kind == "cancel":
+            self.cancelled = True
+            for dq in self.pending.values():
+                for call in dq:
+                    self.left[call.node.id] -= 1
+                dq.clear()
+
+    def release(self, call: Call) -> None:
+        cpu, gpu = call.need
+        self.running -= 1
+        self.used_cpu -= cpu
+        self.used_gpu -= gpu
+
+    def dispatch(self) -> None:
+        if self.cancelled:
+            return
+        for (cpu, gpu), dq in self.pending.items():
+            while dq and self.fits(cpu, gpu):
+                call = dq.popleft()
+                self.running += 1
+                self.used_cpu += cpu
+                self.used_gpu += gpu
+                self.ex.pool.submit(self.work, call)
+
+    def fits(self, cpu: float, gpu: int) -> bool:
+        if gpu and self.used_gpu + gpu > self.ex.gpu_slots:
+            return False
+        if cpu and self.used_cpu > 0 and self.used_cpu + cpu > self.ex.cpu_slots:
+            return False  # a call bigger than the machine still runs, alone
+        return True
+
+    # -- in a worker thread
+    def work(self, call: Call) -> None:
+        cn = call.node
+        ctx = RunContext(node_id=cn.id, store=self.ex.store, workspace=self.workspace,
+                         cancel=self.cancel, element=call.element,
+                         emit=lambda kind, **kw: self.inbox.put(("event", call, kind, kw)))
+        start = time.perf_counter()
+        try:
+            ctx.check_cancelled()
+            result = cn.spec.cls().run(ctx, **call.kwargs)
+            outputs = normalize_outputs(cn, result)
+            self.inbox.put(("done", call, outputs, time.perf_counter() - start))
+        except BaseException as e:  # reported, never raised in the pool
+            self.inbox.put(("error", call, e, None if isinstance(e, (NodeError, Cancelled))
+                            else traceback.format_exc()))
+        finally:
+            ctx.cleanup()
+
+    # -- node lifecycle (scheduler thread)
+    def start_node(self, n: str) -> None:
+        if self.status[n] != "pending":
+            return
+        cn = self.graph.nodes[n]
+        self.status[n] = "running"
+        self.node_t0[n] = time.perf_counter()
+        if self.cancelled:
+            self.status[n] = "pending"
+            return
+        try:
+            calls = gather_calls(cn, self.values)
+        except NodeError as e:
+            self.errors[n] = [NodeFailure(n, e.message, e.field, e.fix)]
+            self.fail_node(n)
+            return
+        self.elements[n] = [None] * len(calls)
+        self.elem_cached[n] = [False] * len(calls)
+        self.left[n] = len(calls)
+        to_run = []
+        cache = self.ex.cache
+        for call in calls:
+            hit = cache.get(call.key) if (cache is not None and call.key is not None) else None
+            if hit is not None:
+                self.elements[n][call.element or 0] = hit
+                self.elem_cached[n][call.element or 0] = True
+                self.left[n] -= 1
+            else:
+                to_run.append(call)
+        if not to_run:
+            self.complete_node(n)
+            return
+        self.emit("node_started", n, data={"calls": len(calls), "cached_calls": len(calls) - len(to_run)})
+        for call in to_run:
+            self.pending.setdefault(call.need, deque()).append(call)
+
+    def element_done(self, call: Call, outputs: dict, cached: bool) -> None:
+        n = call.node.id
+        self.elements[n][call.element or 0] = outputs
+        self.left[n] -= 1
+        if call.node.maps:
+            self.emit("node_progress", n, element=call.element,
+                      progress=1 - self.left[n] / len(self.elements[n]))
+        self.check_node(n)
+
+    def element_failed(self, call: Call, exc: BaseException, tb: str | None) -> None:
+        n = call.node.id
+        self.left[n] -= 1
+        if isinstance(exc, Cancelled):
+            self.cancelled = True
+        else:
+            if isinstance(exc, NodeError):
+                f = NodeFailure(n, exc.message, exc.field, exc.fix, call.element)
+            else:
+                f = NodeFailure(n, f"{type(exc).__name__}: {exc}", element=call.element, traceback=tb)
+            self.errors.setdefault(n, []).append(f)
+        self.check_node(n)
+
+    def check_node(self, n: str) -> None:
+        if self.left[n] > 0:
+            return
+        if n in self.errors:
+            self.fail_node(n)
+        elif self.cancelled and any(e is None for e in self.elements[n]):
+            self.status[n] = "cancelled"
+        else:
+            self.complete_node(n)
+
+    def complete_node(self, n: str) -> None:
+        cn = self.graph.nodes[n]
+        elems = self.elements[n]
+        if cn.maps:
+            self.values[n] = {p: [e[p] for e in elems] for p in cn.spec.outputs}
+        else:
+            self.values[n] = elems[0]
+        self.status[n] = "done"
+        cached = all(self.elem_cached[n])
+        seconds = time.perf_counter() - self.node_t0[n]
+        if cached:
+            self.emit("node_cached", n, cached=True, seconds=seconds)
+        self.emit("node_finished", n, cached=cached, seconds=seconds)
+        for succ in self.graph.dag.successors(n):
+            self.waiting[succ] -= 1
+            if self.waiting[succ] == 0:
+                self.start_node(succ)
+
+    def fail_node(self, n: str) -> None:
+        self.status[n] = "failed"
+        errs = self.errors[n]
+        self.failures.extend(errs)
+        first = errs[0]
+        self.emit("node_failed", n, seconds=time.perf_counter() - self.node_t0[n],
+                  element=first.element, message=str(first),
+                  error={"message": first.message, "field": first.field, "fix": first.fix,
+                         "element": first.element, "count": len(errs)})
+        for d in self.graph.downstream(n):
+            if self.status[d] == "pending":
+                self.status[d] = "skipped"
+                self.emit("node_skipped", d, message=f"skipped because {n} failed")
+
+    def finish(self) -> RunResult:
+        for n in self.graph.order:
+            if self.status[n] in ("pending", "running", "cancelled"):
+                self.status[n] = "skipped"
+                self.emit("node_skipped", n, message="cancelled" if self.cancelled else "not run")
+        if self.ex.cache is not None:
+            self.ex.cache.flush()
+        status = "cancelled" if self.cancelled else ("failed" if self.failures else "ok")
+        seconds = time.perf_counter() - self.t0
+        outputs = {n: self.values[n] for n in self.graph.outputs() if n in self.values}
+        result = RunResult(
+            run_id=self.run_id, status=status, outputs=outputs, values=self.values,
+            failures=self.failures,
+            ran=[n for n in self.graph.order if self.status[n] == "done" and not all(self.elem_cached[n])],
+            cached=[n for n in self.graph.order if self.status[n] == "done" and all(self.elem_cached[n])],
+            skipped=[n for n in self.graph.order if self.status[n] == "skipped"],
+            seconds=seconds)
+        self.emit("run_finished", seconds=seconds, data={
+            "status": status, "ran": len(result.ran), "cached_nodes": len(result.cached),
+            "failed": len({f.node for f in self.failures}), "skipped": len(result.skipped),
+            "outputs": {n: {p: t.encode(v) for p, v in ports.items()} for n, ports in outputs.items()},
+            "failures": [str(f) for f in self.failures]})
+        return result
+
+
+@dataclass
+class PlanEntry:
+    node: str
+    type: str
+    status: str  # "cached" | "run" | "partial"
+    reason: str
+    calls: int | None = None
+    cached_calls: int | None = None
+
+
+def plan(graph: CompiledGraph, cache: Cache | None) -> list[PlanEntry]:
+    """What a run would do now: which nodes are cached and which would run, and why."""
+    values: dict[str, dict[str, Any]] = {}
+    entries: list[PlanEntry] = []
+    for n in graph.order:
+        cn = graph.nodes[n]
+        upstream = sorted({link.src for link in cn.links.values()})
+        unknown = [u for u in upstream if u not in values]
+        if unknown:
+            entries.append(PlanEntry(n, cn.spec.type, "run", f"input from {', '.join(unknown)} will change"))
+            continue
+        if not cn.spec.cacheable:
+            entries.append(PlanEntry(n, cn.spec.type, "run", "not cacheable"))
+            continue
+        if cache is None:
+            entries.append(PlanEntry(n, cn.spec.type, "run", "cache disabled"))
+            continue
+        try:
+            calls = gather_calls(cn, values)
+        except NodeError as e:
+            entries.append(PlanEntry(n, cn.spec.type, "run", f"will fail: {e}"))
+            continue
+        hits = [cache.get(c.key) for c in calls]
+        found = sum(h is not None for h in hits)
+        mapped = cn.maps
+        if found == len(calls):
+            values[n] = ({p: [h[p] for h in hits] for p in cn.spec.outputs} if mapped else hits[0])
+            entries.append(PlanEntry(n, cn.spec.type, "cached", "result in cache",
+                                     len(calls) if mapped else None, found if mapped else None))
+        elif found:
+            entries.append(PlanEntry(n, cn.spec.type, "partial", f"{len(calls) - found} of {len(calls)} "
+                                     "elements changed", len(calls), found))
+        else:
+            entries.append(PlanEntry(n, cn.spec.type, "run", "not in cache (new, or params/inputs changed)",
+                                     len(calls) if mapped else None, 0 if mapped else None))
+    return entries
+

@@ -1,0 +1,298 @@
+"""The node declaration API (public, versioned as ``NODE_API_VERSION``).
+
+A node is a small class: typed ``Input`` ports, ``Param`` widgets (which can also be wired),
+typed ``Output`` ports, a one-line docstring shown as its tooltip, an id ``domain.verb_noun`` and a
+semver ``version``::
+
+    class TextJoinNode(Node):
+        \"\"\"Join a list of texts into one, with a separator between them.\"\"\"
+        type = "text.join"
+        version = "1.0.0"
+
+        items = Input(List[Text])
+        separator = Param(Text, default=", ")
+        text = Output(Text)
+
+        def run(self, ctx, items, separator):
+            return {"text": separator.join(items)}
+
+The class is checked when it is defined; a mistake raises ``DeclarationError`` naming the class,
+the field and the fix. ``run`` gets the context and one keyword argument per input and param
+and returns a dict of outputs (or the bare value when the node has exactly one output).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass, field
+from typing import Any as _Any, ClassVar, Sequence
+
+from . import types as t
+from .errors import DeclarationError
+
+NODE_API_VERSION = "1.0"
+
+_NO_DEFAULT = object()
+_TYPE_ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?$")
+_PORT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_RESERVED = {"run", "type", "version", "output", "cacheable", "deterministic", "resources", "models",
+             "spec", "upgrade_params", "fingerprint", "category", "title"}
+
+
+@dataclass
+class PortSpec:
+    """What a node declares about one input, param or output (see ``Input``, ``Param``, ``Output``)."""
+
+    kind: str  # "input" | "param" | "output"
+    type: t.PortType
+    doc: str = ""
+    label: str | None = None
+    default: _Any = _NO_DEFAULT
+    required: bool = True
+    min: float | None = None
+    max: float | None = None
+    step: float | None = None
+    choices: tuple[str, ...] | None = None
+    multiline: bool = False
+    wirable: bool = True
+    name: str = ""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not _NO_DEFAULT
+
+    def check(self, value: _Any) -> _Any:
+        """``value`` converted to this port's type, or ValueError saying what is wrong."""
+        value = t.check_value(self.type, value)
+        if self.choices is not None and value not in self.choices:
+            raise ValueError(f"{value!r} is not one of {', '.join(map(repr, self.choices))}")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if self.min is not None and value < self.min:
+                raise ValueError(f"{value} is below the minimum {self.min:g}")
+            if self.max is not None and value > self.max:
+                raise ValueError(f"{value} is above the maximum {self.max:g}")
+        return value
+
+    def to_dict(self) -> dict:
+        d: dict[str, _Any] = {"name": self.name, "kind": self.kind, "type": str(self.type),
+                              "list": self.type.is_list, "doc": self.doc,
+                              "label": self.label or self.name.replace("_", " ")}
+        if self.kind != "output":
+            d["required"] = self.required
+        if self.kind == "param":
+            d.update(default=t.encode(self.default), min=self.min, max=self.max, step=self.step,
+                     choices=list(self.choices) if self.choices else None,
+                     multiline=self.multiline, wirable=self.wirable)
+        return d
+
+
+def Input(type: t.PortType, *, required: bool = True, doc: str = "", label: str | None = None) -> _Any:
+    """A port wired from another node's output. ``required=False`` makes it optional (None when unwired)."""
+    return PortSpec("input", type, doc=doc, label=label, required=required)
+
+
+def Param(type: t.PortType, default: _Any = _NO_DEFAULT, *, min: float | None = None,
+          max: float | None = None, step: float | None = None, choices: Sequence[str] | None = None,
+          multiline: bool = False, doc: str = "", label: str | None = None,
+          wirable: bool = True) -> _Any:
+    """A widget with a default (and bounds or choices); it can also be wired like an input.
+
+    A param without a default is required: the workflow must set or wire it.
+    """
+    return PortSpec("param", type, doc=doc, label=label, default=default,
+                    required=default is _NO_DEFAULT, min=min, max=max, step=step,
+                    choices=tuple(choices) if choices is not None else None,
+                    multiline=multiline, wirable=wirable)
+
+
+def Output(type: t.PortType, *, doc: str = "", label: str | None = None) -> _Any:
+    """A typed result of the node."""
+    return PortSpec("output", type, doc=doc, label=label)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one call of a node occupies while it runs.
+
+    ``cpu``: cores it keeps busy (0 for nodes that mostly wait: remote APIs, subprocess pipes);
+    the executor runs CPU work only up to the machine's core count but lets waiting nodes overlap
+    freely. ``gpu``: 1 for a GPU-heavy node (one at a time per device). ``vram_gb``: its peak need.
+    """
+
+    cpu: float = 1.0
+    gpu: int = 0
+    vram_gb: float = 0.0
+
+
+@dataclass(frozen=True)
+class ModelNeed:
+    """A model a node needs loaded; the model manager (not the node) loads and keeps it."""
+
+    id: str
+    kind: str = "diffusers"
+    vram_gb: float = 0.0
+    optional: bool = False
+
+
+@dataclass
+class NodeSpec:
+    """The whole declaration of a node class, as the registry, validator and editor see it."""
+
+    type: str
+    version: str
+    cls: type
+    title: str
+    description: str
+    category: str
+    inputs: dict[str, PortSpec] = field(default_factory=dict)
+    params: dict[str, PortSpec] = field(default_factory=dict)
+    outputs: dict[str, PortSpec] = field(default_factory=dict)
+    output: bool = False
+    cacheable: bool = True
+    deterministic: bool = True
+    resources: Resources = Resources()
+    models: tuple[ModelNeed, ...] = ()
+
+    @property
+    def tooltip(self) -> str:
+        return self.description.split("\n", 1)[0]
+
+    def ports_in(self) -> dict[str, PortSpec]:
+        """Inputs and wirable params: everything an edge may point at."""
+        return {**self.inputs, **{k: p for k, p in self.params.items() if p.wirable}}
+
+    def to_dict(self) -> dict:
+        return {
+            "type": self.type, "version": self.version, "title": self.title,
+            "category": self.category, "tooltip": self.tooltip, "description": self.description,
+            "inputs": [p.to_dict() for p in self.inputs.values()],
+            "params": [p.to_dict() for p in self.params.values()],
+            "outputs": [p.to_dict() for p in self.outputs.values()],
+            "output": self.output, "cacheable": self.cacheable,
+            "deterministic": self.deterministic,
+            "resources": {"cpu": self.resources.cpu, "gpu": self.resources.gpu,
+                          "vram_gb": self.resources.vram_gb},
+            "models": [m.__dict__ for m in self.models],
+        }
+
+
+class Node:
+    """Base class of every node. Subclasses declare ports as class attributes and implement run()."""
+
+    type: ClassVar[str]
+    version: ClassVar[str] = "1.0.0"
+    title: ClassVar[str | None] = None
+    output: ClassVar[bool] = False
+    cacheable: ClassVar[bool] = True
+    deterministic: ClassVar[bool] = True
+    resources: ClassVar[Resources] = Resources()
+    models: ClassVar[tuple[ModelNeed, ...]] = ()
+    spec: ClassVar[NodeSpec]
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "type" in cls.__dict__:  # a concrete node; bases without a type id are abstract helpers
+            cls.spec = _build_spec(cls)
+
+    def run(self, ctx, **values) -> _Any:  # pragma: no cover - always overridden
+        raise NotImplementedError
+
+    @classmethod
+    def upgrade_params(cls, params: dict, from_version: str) -> dict:
+        """Turn params saved by an older ``version`` of this node into current ones (override it)."""
+        return params
+
+    @classmethod
+    def fingerprint(cls, params: dict) -> str | None:
+        """Extra cache-key material not visible in params (e.g. a read file's mtime); None if none."""
+        return None
+
+
+def _build_spec(cls: type) -> NodeSpec:
+    name = cls.__qualname__
+
+    def fail(field_: str, problem: str, fix: str) -> None:
+        raise DeclarationError(f"node class {name}: {field_}: {problem} — {fix}")
+
+    type_id = cls.__dict__["type"]
+    if not isinstance(type_id, str) or not _TYPE_ID.match(type_id):
+        fail("type", f"{type_id!r} is not an id of the form domain.verb_noun",
+             'use lower-case words joined by "_", one dot: e.g. "video.image_to_video"')
+    if not isinstance(cls.version, str) or not _SEMVER.match(cls.version):
+        fail("version", f"{cls.version!r} is not a semantic version", 'write it as "1.0.0"')
+    doc = inspect.getdoc(cls) if "__doc__" in cls.__dict__ and cls.__doc__ else None
+    if not doc:
+        fail("docstring", "missing", "add a one-line docstring: it is the node's tooltip")
+    if cls.run is Node.run:
+        fail("run", "not implemented", "define run(self, ctx, **inputs) returning the outputs")
+
+    ports: dict[str, dict[str, PortSpec]] = {"input": {}, "param": {}, "output": {}}
+    for klass in reversed(cls.__mro__):
+        for attr, value in vars(klass).items():
+            if isinstance(value, PortSpec):
+                for group in ports.values():
+                    group.pop(attr, None)
+                ports[value.kind][attr] = value
+    for kind, group in ports.items():
+        for pname, port in group.items():
+            where = f"{kind} {pname!r}"
+            if not _PORT_NAME.match(pname) or pname in _RESERVED:
+                fail(where, "bad name", "use a lower-case name that is not a Node attribute")
+            if not isinstance(port.type, t.PortType):
+                fail(where, f"type {port.type!r} is not a port type",
+                     "use Text, Int, Float, Bool, Choice, Image, Video, Audio, Shot, Any or List[T]")
+            if port.type == t.Choice and kind == "param" and not port.choices:
+                fail(where, "a Choice param needs choices", 'pass choices=["a", "b"]')
+            if port.choices is not None and (not port.choices or not all(isinstance(c, str) for c in port.choices)):
+                fail(where, "choices must be a non-empty list of strings", 'pass choices=["a", "b"]')
+            if port.min is not None and port.max is not None and port.min > port.max:
+                fail(where, f"min {port.min} is above max {port.max}", "swap them")
+            if kind == "param" and port.has_default and port.default is not None:
+                try:
+                    port.default = port.check(port.default)
+                except ValueError as e:
+                    fail(where, f"default {port.default!r} is invalid: {e}",
+                         "give a default that fits the type and bounds")
+            if kind == "param" and port.type.is_media and port.has_default and port.default is not None:
+                fail(where, "a media param cannot have a default", "declare it as an Input")
+    overlap = set(ports["input"]) & set(ports["param"])
+    if overlap:
+        fail("ports", f"{sorted(overlap)} are both inputs and params", "rename one of them")
+    if not ports["output"] and not cls.output:
+        fail("outputs", "the node declares no Output", "declare an Output or set output = True")
+
+    # run() must accept every input and param by name.
+    sig = inspect.signature(cls.run)
+    accepts_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+    if not accepts_any:
+        missing = [n for n in (*ports["input"], *ports["param"]) if n not in sig.parameters]
+        if missing:
+            fail("run", f"does not accept {', '.join(missing)}",
+                 "add them as keyword parameters of run (or **values)")
+
+    res = cls.resources
+    if not isinstance(res, Resources) or res.cpu < 0 or res.gpu < 0 or res.vram_gb < 0:
+        fail("resources", f"{res!r} is invalid", "use Resources(cpu=1, gpu=0, vram_gb=0) with values >= 0")
+    models = tuple(cls.models)
+    if not all(isinstance(m, ModelNeed) for m in models):
+        fail("models", "entries must be ModelNeed(...)", 'write models = (ModelNeed("org/model"),)')
+    for flag in ("output", "cacheable", "deterministic"):
+        if not isinstance(getattr(cls, flag), bool):
+            fail(flag, "must be True or False", f"set {flag} = True or False")
+
+    domain = type_id.split(".")[0]
+    title = cls.title or _title_from(cls.__name__)
+    return NodeSpec(type=type_id, version=cls.version, cls=cls, title=title, description=doc,
+                    category=domain, inputs=ports["input"], params=ports["param"],
+                    outputs=ports["output"], output=cls.output, cacheable=cls.cacheable,
+                    deterministic=cls.deterministic, resources=res, models=models)
+
+
+def _title_from(class_name: str) -> str:
+    base = class_name[:-4] if class_name.endswith("Node") and len(class_name) > 4 else class_name
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", base)

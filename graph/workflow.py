@@ -1,0 +1,242 @@
+"""The workflow JSON format: one canonical, versioned format for the canvas, the CLI and the API.
+
+::
+
+    {
+      "schema": "reelgraph/workflow", "version": 1,
+      "name": "...", "description": "...",
+      "nodes": {
+        "title": {"type": "text.constant", "version": "1.0.0",
+                  "params": {"text": "A fox at dawn"}, "position": [0, 0]}
+      },
+      "edges": [{"from": "title.text", "to": "caption.a"}],
+      "meta": {}
+    }
+
+Nodes are keyed by id; params are named (never positional); ``position`` and ``meta`` are layout
+and free-form data the engine ignores. Older format versions are migrated on load (``MIGRATIONS``);
+a node saved by an older version of its class has its params upgraded by ``Node.upgrade_params``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any, Callable, Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, ValidationError
+
+from .errors import Issue, WorkflowError
+
+SCHEMA_NAME = "reelgraph/workflow"
+FORMAT_VERSION = 1
+NODE_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+PORT_REF_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*\.[a-z][a-z0-9_]*$"
+
+NodeId = Annotated[str, StringConstraints(pattern=NODE_ID_PATTERN, max_length=128)]
+
+
+class NodeEntry(BaseModel):
+    """One node of a workflow: its type, the version it was saved with, named params, layout."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(description="Node type id, domain.verb_noun (see `reelgraph nodes`).")
+    version: str | None = Field(None, description="Version of the node type the params were written for.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Param values by name.")
+    title: str | None = Field(None, description="Display title on the canvas.")
+    position: tuple[float, float] | None = Field(None, description="Canvas position [x, y].")
+    meta: dict[str, Any] = Field(default_factory=dict, description="Free-form data for editors.")
+
+
+class Edge(BaseModel):
+    """A wire from one node's output to another node's input or param."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    source: str = Field(alias="from", pattern=PORT_REF_PATTERN, description="node.output")
+    target: str = Field(alias="to", pattern=PORT_REF_PATTERN, description="node.input")
+
+    @property
+    def source_node(self) -> str:
+        return self.source.split(".", 1)[0]
+
+    @property
+    def source_port(self) -> str:
+        return self.source.split(".", 1)[1]
+
+    @property
+    def target_node(self) -> str:
+        return self.target.split(".", 1)[0]
+
+    @property
+    def target_port(self) -> str:
+        return self.target.split(".", 1)[1]
+
+
+class Workflow(BaseModel):
+    """A reelgraph workflow (format version 1)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True,
+                              json_schema_extra={"$id": "https://reelgraph.dev/schema/workflow-1.json"})
+
+    schema_: Literal["reelgraph/workflow"] = Field(SCHEMA_NAME, alias="schema")
+    version: Literal[1] = FORMAT_VERSION
+    name: str = ""
+    description: str = ""
+    nodes: dict[NodeId, NodeEntry] = Field(default_factory=dict)
+    edges: list[Edge] = Field(default_factory=list)
+    meta: dict[str, Any] = Field(default_factory=dict, description="Free-form data for editors.")
+
+    _source: str | None = PrivateAttr(None)
+
+    @property
+    def source(self) -> str | None:
+        """The file this workflow was loaded from, if any (its folder is the run's workspace)."""
+        return self._source
+
+    def to_dict(self) -> dict:
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+    def to_json(self, indent: int = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False) + "\n"
+
+    def copy_with(self, **changes) -> "Workflow":
+        new = self.model_copy(update=changes, deep=True)
+        new._source = self._source
+        return new
+
+
+# ----------------------------------------------------------------------------------------------
+# Migrations of older format versions. Each takes the raw dict of version N and returns version N+1.
+
+def _v0_to_v1(raw: dict) -> dict:
+    """Format 0 (the pre-release prototype): nodes as a list with ``id``, params under ``widgets``,
+    layout under ``pos`` and edges as ``[src, src_port, dst, dst_port]`` lists."""
+    nodes = {}
+    for entry in raw.get("nodes", []):
+        entry = dict(entry)
+        node_id = entry.pop("id")
+        new = {"type": entry.pop("type"), "params": entry.pop("widgets", {})}
+        if "pos" in entry:
+            new["position"] = entry.pop("pos")
+        if "version" in entry:
+            new["version"] = entry.pop("version")
+        nodes[node_id] = new
+    edges = [{"from": f"{a}.{ap}", "to": f"{b}.{bp}"} for a, ap, b, bp in raw.get("links", [])]
+    return {"schema": SCHEMA_NAME, "version": 1, "name": raw.get("name", ""), "nodes": nodes,
+            "edges": edges}
+
+
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {0: _v0_to_v1}
+
+
+def migrate(raw: dict) -> dict:
+    """Bring a raw workflow dict of any known format version up to ``FORMAT_VERSION``."""
+    version = raw.get("version")
+    if version is None:
+        version = 0 if isinstance(raw.get("nodes"), list) else FORMAT_VERSION
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise WorkflowError(Issue(f"format version {version!r} is not a whole number", field="version",
+                                  fix=f"set \"version\": {FORMAT_VERSION}"))
+    if version > FORMAT_VERSION:
+        raise WorkflowError(Issue(f"this workflow is format version {version}, newer than this "
+                                  f"reelgraph understands ({FORMAT_VERSION})", field="version",
+                                  fix="upgrade reelgraph (pip install -U reelgraph)"))
+    while version < FORMAT_VERSION:
+        step = MIGRATIONS.get(version)
+        if step is None:
+            raise WorkflowError(Issue(f"no migration from format version {version}", field="version",
+                                      fix="re-save the workflow with an older reelgraph first"))
+        raw = step(copy.deepcopy(raw))
+        version = raw["version"]
+    return raw
+
+
+# ----------------------------------------------------------------------------------------------
+# Loading and saving
+
+def loads(text: str, source: str | None = None) -> Workflow:
+    """Parse workflow JSON text. Malformed JSON is reported with its line and column."""
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise WorkflowError(Issue(f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}",
+                                  fix="fix the JSON syntax there", code="json"), source=source) from None
+    return from_dict(raw, source=source)
+
+
+def from_dict(raw: Any, source: str | None = None) -> Workflow:
+    """Build a ``Workflow`` from a parsed dict, migrating old versions; errors list every problem."""
+    if not isinstance(raw, dict):
+        raise WorkflowError(Issue(f"a workflow is a JSON object, got {type(raw).__name__}",
+                                  fix='start from {"schema": "reelgraph/workflow", "version": 1, '
+                                      '"nodes": {}, "edges": []}', code="schema"), source=source)
+    try:
+        raw = migrate(raw)
+    except WorkflowError as e:
+        raise WorkflowError(e.issues, source=source) from None
+    try:
+        wf = Workflow.model_validate(raw)
+    except ValidationError as e:
+        raise WorkflowError([_issue_from_pydantic(err, raw) for err in e.errors()], source=source) from None
+    wf._source = source
+    return wf
+
+
+def load(path: str | os.PathLike) -> Workflow:
+    """Read a workflow file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise WorkflowError(Issue(f"no such file: {p}", fix="check the path", code="file")) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise WorkflowError(Issue(f"cannot read {p}: {e}", code="file")) from None
+    return loads(text, source=str(p))
+
+
+def save(wf: Workflow, path: str | os.PathLike) -> None:
+    """Write a workflow file atomically (a crash never leaves half a file)."""
+    p = Path(path)
+    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
+    tmp.write_text(wf.to_json(), encoding="utf-8")
+    os.replace(tmp, p)
+
+
+def json_schema() -> dict:
+    """The JSON Schema of the workflow format (``reelgraph schema``)."""
+    schema = Workflow.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+def _issue_from_pydantic(err: Mapping[str, Any], raw: dict) -> Issue:
+    loc = list(err.get("loc", ()))
+    node = None
+    if len(loc) >= 2 and loc[0] == "nodes" and isinstance(raw.get("nodes"), dict) and loc[1] in raw["nodes"]:
+        node = str(loc[1])
+        loc = loc[2:]
+        if loc and loc[-1] == "[key]":
+            loc = loc[:-1]
+    field = ".".join(str(x) if not isinstance(x, int) else f"[{x}]" for x in loc).replace(".[", "[") or None
+    kind = err.get("type", "")
+    msg = err.get("msg", "invalid")
+    fix = None
+    if kind == "extra_forbidden":
+        msg = "unknown field"
+        fix = "remove it (params go under \"params\", editor data under \"meta\")"
+    elif kind == "missing":
+        msg = "required field is missing"
+        fix = "add it"
+    elif kind == "string_pattern_mismatch":
+        if field and field.startswith("edges"):
+            fix = 'write ports as "node.port", e.g. "story.text"'
+        else:
+            msg = f"node id {node or err.get('input')!r} is invalid"
+            fix = "use letters, digits, _ and - (no dots or spaces), starting with a letter"
+    elif kind == "literal_error" and field == "schema":
+        fix = f'set "schema": "{SCHEMA_NAME}"'
+    return Issue(msg, node=node, field=field, fix=fix, code="schema")

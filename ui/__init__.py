@@ -1,0 +1,1 @@
+"""reelgraph.ui — the command line (``reelgraph``) now; the Gradio editor lands here next."""

@@ -1,0 +1,351 @@
+"""The ``reelgraph`` command line.
+
+Exit codes: 0 success, 1 a node failed, 2 invalid workflow or usage, 130 cancelled (Ctrl-C).
+Progress and messages go to stderr; stdout carries only results (``--events json``: one JSON
+object per line), so the command composes with pipes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_CANCELLED = 0, 1, 2, 130
+
+
+def _engine():
+    # Imported on use so that `reelgraph --help` answers instantly.
+    from reelgraph import graph
+    return graph
+
+
+def _stderr_console():
+    from rich.console import Console
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _report_invalid(err) -> None:
+    for issue in err.issues:
+        prefix = f"{err.source}: " if err.source and issue.code in ("json", "file") else ""
+        click.echo(prefix + str(issue), err=True)
+
+
+def _parse_sets(values: tuple[str, ...]) -> dict[str, str]:
+    sets: dict[str, str] = {}
+    for item in values:
+        ref, eq, value = item.partition("=")
+        if not eq or "." not in ref:
+            raise click.UsageError(f"--set {item!r}: write NODE.PARAM=VALUE (or NODE.PARAM=@file)")
+        if value.startswith("@"):
+            path = Path(value[1:]).expanduser()
+            try:
+                value = path.read_text(encoding="utf-8")
+            except OSError as e:
+                raise click.UsageError(f"--set {ref}=@{path}: cannot read the file ({e.strerror})")
+        sets[ref.strip()] = value
+    return sets
+
+
+class _Progress:
+    """Relays run events to stderr: rich bars per node on a terminal, plain lines elsewhere."""
+
+    def __init__(self, graph_, compiled, live: bool, quiet: bool):
+        self.console = _stderr_console()
+        self.compiled = compiled
+        self.quiet = quiet
+        self.live = live and not quiet
+        self.bars = None
+        self.tasks: dict[str, Any] = {}
+        if self.live:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+            self.bars = Progress(TextColumn("{task.fields[mark]}"), TextColumn("[bold]{task.description}"),
+                                 BarColumn(), TextColumn("{task.fields[note]}"), TimeElapsedColumn(),
+                                 console=self.console, transient=False)
+            for node_id in compiled.order:
+                label = f"{node_id} [dim]{compiled.nodes[node_id].spec.type}[/]"
+                self.tasks[node_id] = self.bars.add_task(label, total=1.0, start=False, mark="·", note="")
+
+    def __enter__(self):
+        if self.bars is not None:
+            self.bars.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.bars is not None:
+            self.bars.stop()
+
+    def __call__(self, ev) -> None:
+        if self.bars is not None:
+            self._bar(ev)
+        elif not self.quiet:
+            self._line(ev)
+
+    def _bar(self, ev) -> None:
+        task = self.tasks.get(ev.node) if ev.node else None
+        if task is None:
+            if ev.event == "node_warning":
+                self.console.print(f"[yellow]warning[/] {ev.message}")
+            return
+        b = self.bars
+        if ev.event == "node_started":
+            b.start_task(task)
+            b.update(task, mark="[cyan]▶[/]")
+        elif ev.event == "node_progress" and ev.progress is not None:
+            b.update(task, completed=ev.progress, note=ev.message or "")
+        elif ev.event == "node_finished":
+            b.update(task, completed=1.0, mark="[green]✓[/]", note="cached" if ev.cached else "")
+            b.stop_task(task)
+        elif ev.event == "node_failed":
+            b.update(task, mark="[red]✗[/]", note="[red]failed[/]")
+            b.stop_task(task)
+            self.console.print(f"[red]error[/] {ev.message}")
+        elif ev.event == "node_skipped":
+            b.update(task, mark="[dim]-[/]", note=f"[dim]{ev.message}[/]")
+        elif ev.event == "node_warning":
+            self.console.print(f"[yellow]warning[/] {ev.node}: {ev.message}")
+
+    def _line(self, ev) -> None:
+        say = self.console.print
+        if ev.event == "node_finished":
+            say(f"✓ {ev.node} ({'cached' if ev.cached else f'{ev.seconds:.2f}s'})")
+        elif ev.event == "node_failed":
+            say(f"✗ {ev.message}")
+        elif ev.event == "node_skipped":
+            say(f"- {ev.node}: {ev.message}")
+        elif ev.event == "node_warning":
+            say(f"warning {ev.node}: {ev.message}")
+
+
+def _write_outputs(result, out: Path | None) -> list[Path]:
+    """Write the run's outputs: one value to OUT, several into the folder OUT. Atomic per file."""
+    from reelgraph.graph import MediaRef
+    from reelgraph.graph.types import encode
+    items = [(f"{n}.{p}", v) for n, ports in result.outputs.items() for p, v in ports.items()]
+    if out is None:
+        for ref, value in items:
+            if isinstance(value, str):
+                click.echo(value if len(items) == 1 else f"{ref}: {value}")
+            else:
+                click.echo(json.dumps({ref: encode(value)}, ensure_ascii=False))
+        return []
+    if len(items) == 1 and not (out.exists() and out.is_dir()):
+        targets = [(out, items[0][1])]
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        targets = [(out / (ref + (v.ext if isinstance(v, MediaRef) else ".txt" if isinstance(v, str)
+                                  else ".json")), v) for ref, v in items]
+    written = []
+    for path, value in targets:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+        if isinstance(value, MediaRef):
+            shutil.copyfile(value.path, tmp)
+        elif isinstance(value, str):
+            tmp.write_text(value, encoding="utf-8")
+        else:
+            tmp.write_text(json.dumps(encode(value), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+        written.append(path)
+    return written
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="reelgraph")
+def cli() -> None:
+    """reelgraph: node-graph workflows for AI video, run from the command line."""
+    logging.basicConfig(level=logging.WARNING, format="reelgraph: %(levelname)s: %(message)s")
+
+
+cache_dir_option = click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+                                help="Cache folder (default: the user cache dir, or $REELGRAPH_CACHE_DIR).")
+set_option = click.option("--set", "sets", multiple=True, metavar="NODE.PARAM=VALUE",
+                          help="Set a param; VALUE may be @file to read it from a file. Repeatable.")
+
+
+@cli.command()
+@click.argument("workflow", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "out", type=click.Path(path_type=Path),
+              help="Write the result here (a folder when the workflow has several outputs).")
+@set_option
+@cache_dir_option
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
+@click.option("--cache-size", metavar="SIZE", help="Bound the cache, e.g. 20GB (default 20GB).")
+@click.option("--events", type=click.Choice(["json", "none"]), default="none",
+              help="json: print every event as one JSON object per line on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+def run(workflow: Path, out: Path | None, sets, cache_dir, no_cache, cache_size, events, quiet) -> None:
+    """Run WORKFLOW (a workflow JSON file)."""
+    g = _engine()
+    try:
+        compiled = g.compile(workflow, _parse_sets(sets), from_text=True)
+    except g.WorkflowError as e:
+        _report_invalid(e)
+        sys.exit(EXIT_INVALID)
+    from reelgraph.graph.cache import parse_size
+    try:
+        max_bytes = parse_size(cache_size) if cache_size else None
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--cache-size")
+    cache = None if no_cache else g.open_cache(cache_dir if cache_dir else True, max_bytes)
+    cancel = g.CancelToken()
+    console = _stderr_console()
+
+    def on_sigint(signum, frame):
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        console.print("[yellow]cancelling: running nodes stop at their next step "
+                      "(Ctrl-C again to quit at once)[/]")
+        cancel.cancel()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    listeners = []
+    if events == "json":
+        listeners.append(lambda ev: print(ev.to_json(), flush=True))
+    live = console.is_terminal and events != "json"
+    progress = _Progress(g, compiled, live=live, quiet=quiet)
+    listeners.append(progress)
+    executor = g.LocalExecutor(cache)
+    try:
+        with progress:
+            result = executor.run(compiled, listeners=listeners, cancel=cancel)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        executor.close()
+        if cache is not None:
+            cache.evict()
+            cache.close()
+    if result.status == "cancelled":
+        console.print("[yellow]cancelled[/]: finished nodes are cached; run again to resume")
+        sys.exit(EXIT_CANCELLED)
+    if result.failures:
+        if not live:
+            for f in result.failures:
+                click.echo(f"error: {f}", err=True)
+        click.echo(f"{len({f.node for f in result.failures})} node(s) failed; "
+                   f"{len(result.skipped)} skipped; the rest finished and is cached", err=True)
+        sys.exit(EXIT_FAILED)
+    if events == "json" and out is None:
+        return
+    for path in _write_outputs(result, out):
+        if not quiet:
+            click.echo(f"wrote {path}", err=True)
+
+
+@cli.command()
+@click.argument("workflow", type=click.Path(dir_okay=False, path_type=Path))
+@set_option
+def validate(workflow: Path, sets) -> None:
+    """Check WORKFLOW without running it; print every problem (exit 2 if any)."""
+    g = _engine()
+    try:
+        compiled = g.compile(workflow, _parse_sets(sets), from_text=True)
+    except g.WorkflowError as e:
+        _report_invalid(e)
+        sys.exit(EXIT_INVALID)
+    click.echo(f"{workflow}: valid ({len(compiled.nodes)} nodes, {len(compiled.workflow.edges)} edges)")
+
+
+@cli.command()
+@click.argument("workflow", type=click.Path(dir_okay=False, path_type=Path))
+@set_option
+@cache_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+def plan(workflow: Path, sets, cache_dir, as_json) -> None:
+    """Show which nodes of WORKFLOW would run and which are cached, without running anything."""
+    g = _engine()
+    try:
+        entries = g.plan(workflow, overrides=_parse_sets(sets), cache=cache_dir or True)
+    except g.WorkflowError as e:
+        _report_invalid(e)
+        sys.exit(EXIT_INVALID)
+    if as_json:
+        click.echo(json.dumps([e.__dict__ for e in entries], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+    table = Table("node", "type", "status", "why", box=None)
+    style = {"cached": "green", "run": "yellow", "partial": "cyan"}
+    for e in entries:
+        status = e.status if e.calls is None else f"{e.status} ({e.cached_calls}/{e.calls} cached)"
+        table.add_row(e.node, e.type, f"[{style[e.status]}]{status}[/]", e.reason)
+    Console(highlight=False).print(table)
+    runs = sum(e.status != "cached" for e in entries)
+    click.echo(f"{runs} of {len(entries)} nodes would run")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the full catalog (what the editor reads).")
+def nodes(as_json: bool) -> None:
+    """List the node types this installation knows."""
+    g = _engine()
+    catalog = g.default_registry().catalog()
+    if as_json:
+        click.echo(json.dumps(catalog, indent=2, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+    table = Table(box=None)
+    table.add_column("type", no_wrap=True)
+    table.add_column("version", no_wrap=True)
+    for name in ("inputs", "params", "outputs", "what it does"):
+        table.add_column(name)
+
+    def ports(items):
+        return ", ".join(f"{p['name']}: {p['type']}" for p in items)
+
+    for n in catalog["nodes"]:
+        table.add_row(n["type"], n["version"], ports(n["inputs"]), ports(n["params"]),
+                      ports(n["outputs"]), n["tooltip"])
+    Console(highlight=False).print(table)
+    for problem in catalog["problems"]:
+        click.echo(f"warning: {problem}", err=True)
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of the workflow format."""
+    click.echo(json.dumps(_engine().json_schema(), indent=2))
+
+
+@cli.group()
+def cache() -> None:
+    """Inspect or clear the result cache."""
+
+
+@cache.command("info")
+@cache_dir_option
+def cache_info(cache_dir) -> None:
+    """Where the cache is and how big."""
+    c = _engine().open_cache(cache_dir or True)
+    with c:
+        click.echo(f"{c.root}: {c.count()} results, {c.size() / 2**20:.1f} MiB of {c.max_bytes / 2**30:.1f} GiB")
+
+
+@cache.command("clear")
+@cache_dir_option
+def cache_clear(cache_dir) -> None:
+    """Delete every cached result and media file."""
+    c = _engine().open_cache(cache_dir or True)
+    with c:
+        c.clear()
+        click.echo(f"cleared {c.root}")
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_CANCELLED)
+
+
+if __name__ == "__main__":
+    main()
