@@ -203,9 +203,10 @@ def iter_events(source: WorkflowLike, **kwargs) -> Iterator[Event]:
 
 
 def plan(source: WorkflowLike, *, overrides: Mapping[str, Any] | None = None,
-         cache: bool | str | os.PathLike | Cache = True, registry: Registry | None = None) -> list[PlanEntry]:
-    """What ``run`` would do now, without running anything."""
-    graph = compile(source, overrides, registry)
+         cache: bool | str | os.PathLike | Cache = True, registry: Registry | None = None,
+         from_text: bool = False) -> list[PlanEntry]:
+    """What ``run`` would do now, without running anything. ``from_text``: as in ``compile``."""
+    graph = compile(source, overrides, registry, from_text=from_text)
     c = open_cache(cache)
     try:
         return _plan(graph, c)

@@ -132,7 +132,7 @@ class Cache:
         env = os.environ.get("REELGRAPH_CACHE_SIZE")
         self.max_bytes = max_bytes if max_bytes is not None else (parse_size(env) if env else DEFAULT_MAX_BYTES)
         self._lock = threading.RLock()
-        self._pending: list[tuple] = []
+        self._pending: dict[str, tuple] = {}  # unflushed results by key (a dict: get is O(1))
         self._touched: dict[str, float] = {}
         self._last_flush = time.monotonic()
         self.db_path = self.root / "index.db"
@@ -163,9 +163,9 @@ class Cache:
     # -- reading
     def get(self, key: str) -> dict[str, Any] | None:
         with self._lock:
-            for pk, _, outputs_json, checksum, *_ in reversed(self._pending):
-                if pk == key:
-                    return t.decode(json.loads(outputs_json), self.store.path_of)
+            pending = self._pending.get(key)
+            if pending is not None:
+                return t.decode(json.loads(pending[2]), self.store.path_of)
             try:
                 row = self._db.execute("SELECT outputs, checksum FROM results WHERE key=?", (key,)).fetchone()
             except sqlite3.DatabaseError as e:
@@ -200,12 +200,12 @@ class Cache:
         refs = {(r.digest, r.ext, r.size) for r in _media_in(outputs)}
         now = time.time()
         with self._lock:
-            self._pending.append((key, node_type, outputs_json, checksum, len(outputs_json), now, refs))
+            self._pending[key] = (key, node_type, outputs_json, checksum, len(outputs_json), now, refs)
         self._maybe_flush()
 
     def drop(self, key: str) -> None:
         with self._lock:
-            self._pending = [p for p in self._pending if p[0] != key]
+            self._pending.pop(key, None)
             try:
                 self._db.execute("DELETE FROM results WHERE key=?", (key,))
                 self._db.execute("DELETE FROM refs WHERE key=?", (key,))
@@ -219,7 +219,7 @@ class Cache:
     def flush(self) -> None:
         """Write batched results and LRU times to the index."""
         with self._lock:
-            pending, self._pending = self._pending, []
+            pending, self._pending = list(self._pending.values()), {}
             touched, self._touched = self._touched, {}
             self._last_flush = time.monotonic()
             if not pending and not touched:
@@ -289,7 +289,7 @@ class Cache:
         """Delete scratch files and unreferenced media left by crashed runs (after an hour, so
         that files a concurrent run is about to record are not touched)."""
         live = {d for (d,) in self._db.execute("SELECT DISTINCT digest FROM refs")}
-        live.update(d for *_, refs in self._pending for d, _, _ in refs)
+        live.update(d for *_, refs in self._pending.values() for d, _, _ in refs)
         cutoff = time.time() - _ORPHAN_AGE
         files = [f for sub in self.store.objects.iterdir() if sub.is_dir() for f in sub.iterdir()]
         for f in files + list(self.store.tmp_dir.iterdir()):

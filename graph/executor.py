@@ -8,10 +8,12 @@ scheduler thread touches run state and emits events, so listeners never race eac
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
 import os
 import queue
+import shutil
 import tempfile
 import threading
 import time
@@ -160,10 +162,43 @@ def normalize_outputs(cn: CompiledNode, result: Any) -> dict[str, Any]:
     for name, port in outs.items():
         try:
             checked[name] = t.check_value(port.type, result[name])
+            t.encode(checked[name])  # an Any output must still be storable (a set, a Path: not)
         except ValueError as e:
             raise NodeError(f"output is not a {port.type}: {e}", field=name,
                             fix="this is a bug in the node; report it to its author") from None
+        except TypeError as e:
+            raise NodeError(str(e), field=name,
+                            fix="this is a bug in the node; report it to its author") from None
     return checked
+
+
+def cached_outputs(cache: Cache | None, call: Call) -> dict[str, Any] | None:
+    """The cached outputs of ``call``, or None. An entry that no longer fits the node's declared
+    outputs (a node changed its outputs without bumping its version, or a row was rewritten) is
+    dropped and recomputed, never trusted: a missing port would otherwise crash the scheduler."""
+    if cache is None or call.key is None:
+        return None
+    hit = cache.get(call.key)
+    if hit is None:
+        return None
+    outs = call.node.spec.outputs
+    try:
+        if not isinstance(hit, dict) or set(hit) != set(outs):
+            found = sorted(hit) if isinstance(hit, dict) else type(hit).__name__
+            raise ValueError(f"it has outputs {found}, the node declares {sorted(outs)}")
+        return {name: t.check_value(port.type, hit[name]) for name, port in outs.items()}
+    except ValueError as e:
+        log.warning("dropping stale cache entry %s of %s: %s", call.key[:12], call.node.id, e)
+        cache.drop(call.key)
+        return None
+
+
+def _scratch_store() -> ArtifactStore:
+    """A store for runs without a cache. Results may point into it after the run, so it lives
+    until the process exits."""
+    root = tempfile.mkdtemp(prefix="reelgraph-")
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return ArtifactStore(root)
 
 
 class LocalExecutor:
@@ -173,7 +208,7 @@ class LocalExecutor:
                  cpu_slots: float | None = None, gpu_slots: int = 1, max_workers: int | None = None):
         self.cache = cache
         if store is None:
-            store = cache.store if cache is not None else ArtifactStore(tempfile.mkdtemp(prefix="reelgraph-"))
+            store = cache.store if cache is not None else _scratch_store()
         self.store = store
         self.cpu_slots = float(cpu_slots) if cpu_slots is not None else float(available_cpus())
         self.gpu_slots = max(1, int(gpu_slots))
@@ -228,6 +263,7 @@ class _Run:
         self.errors: dict[str, list[NodeFailure]] = {}
         self.failures: list[NodeFailure] = []
         self.pending: dict[tuple[float, int], deque[Call]] = {}
+        self.ready: deque[str] = deque()  # nodes whose inputs are all done
         self.used_cpu = 0.0
         self.used_gpu = 0
         self.running = 0
@@ -249,12 +285,12 @@ class _Run:
     def execute(self) -> RunResult:
         self.cancel.on_cancel(lambda: self.inbox.put(("cancel",)))
         self.emit("run_started", data={"nodes": len(self.graph.order)})
-        for n in self.graph.order:
-            if self.waiting[n] == 0:
-                self.start_node(n)
+        self.ready.extend(n for n in self.graph.order if self.waiting[n] == 0)
         while True:
+            while self.ready:  # a loop, not recursion: a cached 10,000-node chain must not overflow
+                self.start_node(self.ready.popleft())
             self.dispatch()
-            if self.running == 0 and not any(self.pending.values()):
+            if self.running == 0 and not self.ready and not any(self.pending.values()):
                 break
             self.handle(self.inbox.get())
         return self.finish()
@@ -340,13 +376,17 @@ class _Run:
             self.errors[n] = [NodeFailure(n, e.message, e.field, e.fix)]
             self.fail_node(n)
             return
+        except Exception as e:  # the node's fingerprint() failed: that node fails, not the run
+            self.errors[n] = [NodeFailure(n, f"{type(e).__name__}: {e}", traceback=traceback.format_exc())]
+            self.fail_node(n)
+            return
         self.elements[n] = [None] * len(calls)
         self.elem_cached[n] = [False] * len(calls)
         self.left[n] = len(calls)
         to_run = []
         cache = self.ex.cache
         for call in calls:
-            hit = cache.get(call.key) if (cache is not None and call.key is not None) else None
+            hit = cached_outputs(cache, call)
             if hit is not None:
                 self.elements[n][call.element or 0] = hit
                 self.elem_cached[n][call.element or 0] = True
@@ -408,7 +448,7 @@ class _Run:
         for succ in self.graph.dag.successors(n):
             self.waiting[succ] -= 1
             if self.waiting[succ] == 0:
-                self.start_node(succ)
+                self.ready.append(succ)
 
     def fail_node(self, n: str) -> None:
         self.status[n] = "failed"
@@ -478,10 +518,10 @@ def plan(graph: CompiledGraph, cache: Cache | None) -> list[PlanEntry]:
             continue
         try:
             calls = gather_calls(cn, values)
-        except NodeError as e:
+        except Exception as e:  # NodeError, or the node's fingerprint() failed
             entries.append(PlanEntry(n, cn.spec.type, "run", f"will fail: {e}"))
             continue
-        hits = [cache.get(c.key) for c in calls]
+        hits = [cached_outputs(cache, c) for c in calls]
         found = sum(h is not None for h in hits)
         mapped = cn.maps
         if found == len(calls):

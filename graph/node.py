@@ -38,7 +38,8 @@ _TYPE_ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?$")
 _PORT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _RESERVED = {"run", "type", "version", "output", "cacheable", "deterministic", "resources", "models",
-             "spec", "upgrade_params", "fingerprint", "category", "title"}
+             "spec", "upgrade_params", "fingerprint", "category", "title",
+             "self", "ctx"}  # run(self, ctx, **values): a port named ctx or self could never be passed
 
 
 @dataclass
@@ -85,7 +86,8 @@ class PortSpec:
         if self.kind != "output":
             d["required"] = self.required
         if self.kind == "param":
-            d.update(default=t.encode(self.default), min=self.min, max=self.max, step=self.step,
+            d.update(default=t.encode(self.default) if self.has_default else None,  # required: no default
+                     min=self.min, max=self.max, step=self.step,
                      choices=list(self.choices) if self.choices else None,
                      multiline=self.multiline, wirable=self.wirable)
         return d
@@ -226,7 +228,7 @@ def _build_spec(cls: type) -> NodeSpec:
     if not isinstance(cls.version, str) or not _SEMVER.match(cls.version):
         fail("version", f"{cls.version!r} is not a semantic version", 'write it as "1.0.0"')
     doc = inspect.getdoc(cls) if "__doc__" in cls.__dict__ and cls.__doc__ else None
-    if not doc:
+    if not doc or not doc.strip():  # a blank docstring is as good as none (getdoc keeps it)
         fail("docstring", "missing", "add a one-line docstring: it is the node's tooltip")
     if cls.run is Node.run:
         fail("run", "not implemented", "define run(self, ctx, **inputs) returning the outputs")
@@ -242,7 +244,7 @@ def _build_spec(cls: type) -> NodeSpec:
         for pname, port in group.items():
             where = f"{kind} {pname!r}"
             if not _PORT_NAME.match(pname) or pname in _RESERVED:
-                fail(where, "bad name", "use a lower-case name that is not a Node attribute")
+                fail(where, "bad name", "use a lower-case name that is not a Node attribute, self or ctx")
             if not isinstance(port.type, t.PortType):
                 fail(where, f"type {port.type!r} is not a port type",
                      "use Text, Int, Float, Bool, Choice, Image, Video, Audio, Shot, Any or List[T]")
@@ -278,8 +280,11 @@ def _build_spec(cls: type) -> NodeSpec:
     res = cls.resources
     if not isinstance(res, Resources) or res.cpu < 0 or res.gpu < 0 or res.vram_gb < 0:
         fail("resources", f"{res!r} is invalid", "use Resources(cpu=1, gpu=0, vram_gb=0) with values >= 0")
-    models = tuple(cls.models)
-    if not all(isinstance(m, ModelNeed) for m in models):
+    try:
+        models = tuple(cls.models)
+    except TypeError:
+        models = None
+    if models is None or not all(isinstance(m, ModelNeed) for m in models):
         fail("models", "entries must be ModelNeed(...)", 'write models = (ModelNeed("org/model"),)')
     for flag in ("output", "cacheable", "deterministic"):
         if not isinstance(getattr(cls, flag), bool):

@@ -89,6 +89,12 @@ class Registry:
         classes = list(_classes_in(obj))
         if not classes:
             raise DeclarationError("it provides no node classes")
+        # A pack loads whole or not at all: check every class on a scratch copy first, so a pack
+        # reported as skipped never leaves some of its nodes registered.
+        trial = Registry()
+        trial._specs, trial._origin = dict(self._specs), dict(self._origin)
+        for cls in classes:
+            trial.register(cls, pack=name)
         for cls in classes:
             self.register(cls, pack=name)
         return len(classes)

@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import reprlib
 from dataclasses import dataclass, field
 from typing import Any as _Any, Mapping
 
@@ -242,7 +243,10 @@ def check_value(t: PortType, value: _Any) -> _Any:
             return int(value)
     elif t == Float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:
+                raise ValueError("expected a finite number, got an integer too large for a Float") from None
             if math.isfinite(value):
                 return value
             raise ValueError(f"expected a finite number, got {value}")
@@ -250,7 +254,10 @@ def check_value(t: PortType, value: _Any) -> _Any:
         if isinstance(value, ShotValue):
             return value
         if isinstance(value, Mapping) and "prompt" in value:
-            return ShotValue.from_dict({"index": 0, **value})
+            try:
+                return ShotValue.from_dict({"index": 0, **value})
+            except (TypeError, ValueError) as e:  # unknown or malformed fields
+                raise ValueError(f"expected {t}, got a malformed shot: {e}") from None
     elif t.is_media:
         if isinstance(value, MediaRef) and value.type == t:
             return value
@@ -260,7 +267,10 @@ def check_value(t: PortType, value: _Any) -> _Any:
 def _describe(value: _Any) -> str:
     if isinstance(value, MediaRef):
         return f"{MEDIA_KINDS[value.kind]} media"
-    text = repr(value)
+    try:  # reprlib: bounded depth and size, so deeply nested junk cannot hit the recursion limit
+        text = reprlib.repr(value)
+    except Exception:  # e.g. an int beyond the str conversion limit
+        text = "..."
     if len(text) > 40:
         text = text[:37] + "..."
     return f"{type(value).__name__} {text}"
@@ -319,12 +329,26 @@ def _feed(h, value: _Any) -> None:
         elif isinstance(v, (list, tuple)):
             h.update(b"[%d" % len(v))
             stack.extend(reversed(v))
+        elif isinstance(v, dict):
+            # Walked like lists (not canonical_json): media inside hash by content, not by path,
+            # and deep nesting stays iterative. Keys in sorted order, as JSON would store them.
+            items = sorted(((str(k), x) for k, x in v.items()), key=lambda kx: kx[0])
+            h.update(b"{%d" % len(items))
+            for k, x in reversed(items):
+                stack.append(x)
+                stack.append(_Key(k))
+        elif isinstance(v, _Key):
+            h.update(b"K" + canonical_json(str(v)).encode())
         elif isinstance(v, ShotValue):
             h.update(b"S" + canonical_json(v.to_dict()).encode())
         elif isinstance(v, float):
             h.update(b"F" + repr(v).encode())
         else:
             h.update(b"J" + canonical_json(v).encode())
+
+
+class _Key(str):
+    """A dict key while ``_feed`` walks a dict (so it hashes differently from a string value)."""
 
 
 def canonical_json(value: _Any) -> str:

@@ -108,8 +108,12 @@ def compile_workflow(wf: Workflow, registry: Registry | None = None) -> Compiled
         for end, node_id, port, role in ((edge.source, edge.source_node, edge.source_port, "from"),
                                          (edge.target, edge.target_node, edge.target_port, "to")):
             if node_id not in wf.nodes:
-                issues.append(Issue(f"edge {i} ({edge.source} -> {edge.target}) points at a node that "
-                                    f"does not exist", node_id, None,
+                # Name the end that exists, so the message points at something the user can see.
+                other, other_port = ((edge.target_node, edge.target_port) if role == "from"
+                                     else (edge.source_node, edge.source_port))
+                here = (other, other_port) if other in wf.nodes else (node_id, None)
+                issues.append(Issue(f"edge {i} ({edge.source} -> {edge.target}): there is no node "
+                                    f"{node_id!r}", *here,
                                     f"remove the edge or add node {node_id!r}", "dangling_edge"))
                 ok = False
                 continue
@@ -171,50 +175,53 @@ def compile_workflow(wf: Workflow, registry: Registry | None = None) -> Compiled
     # Cycles: one issue per strongly connected group, with one cycle spelled out.
     cyclic = [c for c in nx.strongly_connected_components(dag) if len(c) > 1]
     for comp in cyclic:
-        cycle = nx.find_cycle(dag.subgraph(comp))
+        sub = nx.DiGraph()  # in workflow order, so the same file always names the same cycle
+        sub.add_nodes_from(n for n in dag if n in comp)
+        sub.add_edges_from((u, v) for u, v in dag.edges if u in comp and v in comp)
+        cycle = nx.find_cycle(sub, source=next(iter(sub)))
         path = " -> ".join([u for u, _ in cycle] + [cycle[0][0]])
         issues.append(Issue(f"cycle: {path}", cycle[0][0], None,
                             "a workflow must flow one way: remove one of these edges", "cycle"))
 
-    order: list[str] = []
-    if not cyclic:
-        order = list(nx.topological_sort(dag))
-        edges_by_target: dict[str, list] = {}
-        for edge in wf.edges:
-            edges_by_target.setdefault(edge.target_node, []).append(edge)
-        for node_id in order:
-            cn = nodes.get(node_id)
-            if cn is None:
+    # Types are checked on the acyclic part too, so a cycle does not hide the other problems.
+    in_cycle = set().union(*cyclic)
+    order: list[str] = list(nx.topological_sort(dag.subgraph(n for n in dag if n not in in_cycle)))
+    edges_by_target: dict[str, list] = {}
+    for edge in wf.edges:
+        edges_by_target.setdefault(edge.target_node, []).append(edge)
+    for node_id in order:
+        cn = nodes.get(node_id)
+        if cn is None:
+            continue
+        bindings: dict[str, t.PortType] = {}
+        wired: list[tuple[Any, t.PortType]] = []
+        for edge in edges_by_target.get(node_id, ()):
+            src = nodes.get(edge.source_node)
+            port = cn.spec.ports_in().get(edge.target_port)
+            if src is None or port is None or edge.source_port not in src.out_types:
                 continue
-            bindings: dict[str, t.PortType] = {}
-            wired: list[tuple[Any, t.PortType]] = []
-            for edge in edges_by_target.get(node_id, ()):
-                src = nodes.get(edge.source_node)
-                port = cn.spec.ports_in().get(edge.target_port)
-                if src is None or port is None or edge.source_port not in src.out_types:
-                    continue
-                if len(incoming.get((node_id, edge.target_port), ())) > 1:
-                    continue
-                src_type = src.out_types[edge.source_port]
-                t.bind(port.type, src_type, bindings)
-                wired.append((edge, src_type))
-            for edge, src_type in wired:
-                port = cn.spec.ports_in()[edge.target_port]
-                declared = t.substitute(port.type, bindings)
-                mode = t.link_mode(src_type, declared)
-                if mode is None:
-                    issues.append(Issue(f"expects {declared}, but {edge.source} gives {src_type}",
-                                        node_id, edge.target_port,
-                                        f"wire a {declared} output here, or convert {edge.source} first",
-                                        "type_mismatch"))
-                    continue
-                cn.links[edge.target_port] = Link(edge.source_node, edge.source_port, node_id,
-                                                  edge.target_port, mode)
-            cn.maps = any(link.mode == "map" for link in cn.links.values())
-            cn.in_types = {n: t.substitute(p.type, bindings) for n, p in cn.spec.ports_in().items()}
-            for name, p in cn.spec.outputs.items():
-                out = t.substitute(p.type, bindings)
-                cn.out_types[name] = t.List[out] if cn.maps else out
+            if len(incoming.get((node_id, edge.target_port), ())) > 1:
+                continue
+            src_type = src.out_types[edge.source_port]
+            t.bind(port.type, src_type, bindings)
+            wired.append((edge, src_type))
+        for edge, src_type in wired:
+            port = cn.spec.ports_in()[edge.target_port]
+            declared = t.substitute(port.type, bindings)
+            mode = t.link_mode(src_type, declared)
+            if mode is None:
+                issues.append(Issue(f"expects {declared}, but {edge.source} gives {src_type}",
+                                    node_id, edge.target_port,
+                                    f"wire a {declared} output here, or convert {edge.source} first",
+                                    "type_mismatch"))
+                continue
+            cn.links[edge.target_port] = Link(edge.source_node, edge.source_port, node_id,
+                                              edge.target_port, mode)
+        cn.maps = any(link.mode == "map" for link in cn.links.values())
+        cn.in_types = {n: t.substitute(p.type, bindings) for n, p in cn.spec.ports_in().items()}
+        for name, p in cn.spec.outputs.items():
+            out = t.substitute(p.type, bindings)
+            cn.out_types[name] = t.List[out] if cn.maps else out
 
     if issues:
         raise WorkflowError(issues, source=wf.source)
@@ -242,5 +249,10 @@ def _hint(p) -> str:
     if p.min is not None or p.max is not None:
         lo = f"{p.min:g}" if p.min is not None else "-inf"
         hi = f"{p.max:g}" if p.max is not None else "inf"
-        return f"give a {p.type} between {lo} and {hi}"
-    return f"give a {p.type} value"
+        return f"give {_a(p.type)} between {lo} and {hi}"
+    return f"give {_a(p.type)} value"
+
+
+def _a(thing) -> str:
+    text = str(thing)
+    return ("an " if text[:1].lower() in "aeiou" else "a ") + text

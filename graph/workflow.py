@@ -150,7 +150,14 @@ def migrate(raw: dict) -> dict:
         if step is None:
             raise WorkflowError(Issue(f"no migration from format version {version}", field="version",
                                       fix="re-save the workflow with an older reelgraph first"))
-        raw = step(copy.deepcopy(raw))
+        try:
+            raw = step(copy.deepcopy(raw))
+        except Exception as e:  # a malformed old file must be reported, not crash the loader
+            raise WorkflowError(Issue(f"cannot migrate this format version {version} workflow: "
+                                      f"{type(e).__name__}: {e}", field="version",
+                                      fix=f"the file looks like format version {version} but is "
+                                          "malformed: fix it or re-create it in the editor",
+                                      code="schema")) from None
         version = raw["version"]
     return raw
 
@@ -165,6 +172,9 @@ def loads(text: str, source: str | None = None) -> Workflow:
     except json.JSONDecodeError as e:
         raise WorkflowError(Issue(f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}",
                                   fix="fix the JSON syntax there", code="json"), source=source) from None
+    except (ValueError, RecursionError) as e:  # e.g. an integer over the digit limit, absurd nesting
+        raise WorkflowError(Issue(f"cannot read the JSON: {type(e).__name__}: {e}",
+                                  fix="fix the value there", code="json"), source=source) from None
     return from_dict(raw, source=source)
 
 
@@ -193,8 +203,9 @@ def load(path: str | os.PathLike) -> Workflow:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise WorkflowError(Issue(f"no such file: {p}", fix="check the path", code="file")) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise WorkflowError(Issue(f"cannot read {p}: {e}", code="file")) from None
+    except (OSError, ValueError) as e:  # ValueError: not UTF-8, or a NUL byte in the path
+        raise WorkflowError(Issue(f"cannot read {p}: {e}", fix="give the path of a UTF-8 JSON workflow file",
+                                  code="file")) from None
     return loads(text, source=str(p))
 
 
@@ -210,6 +221,12 @@ def json_schema() -> dict:
     """The JSON Schema of the workflow format (``reelgraph schema``)."""
     schema = Workflow.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    # pydantic writes the node-id pattern as patternProperties, which leaves keys that do not
+    # match it unconstrained; say instead that every key must match and every value is a node.
+    nodes = schema["properties"]["nodes"]
+    nodes.pop("patternProperties", None)
+    nodes["propertyNames"] = {"pattern": NODE_ID_PATTERN, "maxLength": 128}
+    nodes["additionalProperties"] = {"$ref": "#/$defs/NodeEntry"}
     return schema
 
 
@@ -239,4 +256,6 @@ def _issue_from_pydantic(err: Mapping[str, Any], raw: dict) -> Issue:
             fix = "use letters, digits, _ and - (no dots or spaces), starting with a letter"
     elif kind == "literal_error" and field == "schema":
         fix = f'set "schema": "{SCHEMA_NAME}"'
+    else:  # every issue says what to do, even pydantic's generic ones
+        fix = "see `reelgraph schema` for the expected form of this field"
     return Issue(msg, node=node, field=field, fix=fix, code="schema")

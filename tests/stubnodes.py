@@ -179,3 +179,57 @@ def make_registry(with_builtins: bool = True) -> Registry:
     for cls in STUBS:
         reg.register(cls, pack="stubs")
     return reg
+
+
+# --- Stubs added for the engine tests (tests/test_executor.py, test_cache.py, test_events.py,
+# test_cancellation.py). Registered with the others through make_registry().
+
+
+class IntsNode(Node):
+    """Parse comma-separated whole numbers into a list (edit one number to change one element)."""
+
+    type = "stub.ints"
+    version = "1.0.0"
+
+    values = Param(Text, default="1,2,3")
+    items = Output(List[Int])
+
+    def run(self, ctx, values):
+        return [int(v) for v in values.split(",") if v.strip()]
+
+
+class ChattyNode(Node):
+    """Report progress and a warning, then pass a label on."""
+
+    type = "stub.chatty"
+    version = "1.0.0"
+    resources = Resources(cpu=0)
+
+    label = Param(Text, default="hi")
+    out = Output(Text)
+
+    def run(self, ctx, label):
+        ctx.progress(0.5, "half way")
+        ctx.warn(f"careful with {label}")
+        ctx.progress(1.0, "done")
+        return label
+
+
+class WriteFileNode(Node):
+    """Store ``text`` repeated ``repeat`` times as an Image; ``tag`` changes the cache key, not the bytes."""
+
+    type = "stub.write_file"
+    version = "1.0.0"
+
+    text = Param(Text, default="data")
+    repeat = Param(Int, default=100, min=1)
+    tag = Param(Text, default="")
+    image = Output(Image)
+
+    def run(self, ctx, text, repeat, tag):
+        path = ctx.temp_path(".png")
+        path.write_bytes(text.encode() * repeat)
+        return ctx.store_file(path, "image", width=1, height=1)
+
+
+STUBS += [IntsNode, ChattyNode, WriteFileNode]

@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,9 @@ def _write_outputs(result, out: Path | None) -> list[Path]:
     if len(items) == 1 and not (out.exists() and out.is_dir()):
         targets = [(out, items[0][1])]
     else:
+        if out.exists() and not out.is_dir():
+            raise click.UsageError(f"-o {out}: the workflow has {len(items)} outputs, so -o must name a "
+                                   "folder, but this is a file")
         out.mkdir(parents=True, exist_ok=True)
         targets = [(out / (ref + (v.ext if isinstance(v, MediaRef) else ".txt" if isinstance(v, str)
                                   else ".json")), v) for ref, v in items]
@@ -146,13 +150,18 @@ def _write_outputs(result, out: Path | None) -> list[Path]:
     for path, value in targets:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-        if isinstance(value, MediaRef):
-            shutil.copyfile(value.path, tmp)
-        elif isinstance(value, str):
-            tmp.write_text(value, encoding="utf-8")
-        else:
-            tmp.write_text(json.dumps(encode(value), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        try:
+            if isinstance(value, MediaRef):
+                shutil.copyfile(value.path, tmp)
+            elif isinstance(value, str):
+                tmp.write_text(value, encoding="utf-8")
+            else:
+                text = json.dumps(encode(value), ensure_ascii=False, indent=2) + "\n"
+                tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # never leave half a file behind
+            raise
         written.append(path)
     return written
 
@@ -199,11 +208,17 @@ def run(workflow: Path, out: Path | None, sets, cache_dir, no_cache, cache_size,
     console = _stderr_console()
 
     def on_sigint(signum, frame):
+        # This runs on the main thread between any two bytecodes, possibly in the middle of a rich
+        # print or a lazy import: cancel first (thread-safe, reentrant), then say so with a raw
+        # write. Printing through rich here once raised ImportError and lost the cancellation.
         if cancel.cancelled:
             raise KeyboardInterrupt
-        console.print("[yellow]cancelling: running nodes stop at their next step "
-                      "(Ctrl-C again to quit at once)[/]")
         cancel.cancel()
+        try:
+            os.write(2, b"cancelling: running nodes stop at their next step "
+                        b"(Ctrl-C again to quit at once)\n")
+        except OSError:
+            pass
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     listeners = []
@@ -212,31 +227,39 @@ def run(workflow: Path, out: Path | None, sets, cache_dir, no_cache, cache_size,
     live = console.is_terminal and events != "json"
     progress = _Progress(g, compiled, live=live, quiet=quiet)
     listeners.append(progress)
-    executor = g.LocalExecutor(cache)
+    # Without a cache the artifact store is a scratch folder; remove it once the outputs are written
+    # (a LocalExecutor left to make its own would leave one reelgraph-* folder in /tmp per run).
+    scratch = tempfile.mkdtemp(prefix="reelgraph-") if cache is None else None
+    executor = g.LocalExecutor(cache, store=g.ArtifactStore(scratch) if scratch else None)
     try:
-        with progress:
-            result = executor.run(compiled, listeners=listeners, cancel=cancel)
+        try:
+            with progress:
+                result = executor.run(compiled, listeners=listeners, cancel=cancel)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            executor.close()
+            if cache is not None:
+                cache.evict()
+                cache.close()
+        if result.status == "cancelled":
+            console.print("[yellow]cancelled[/]: finished nodes are cached; run again to resume")
+            sys.exit(EXIT_CANCELLED)
+        if result.failures:
+            if not live:
+                for f in result.failures:
+                    click.echo(f"error: {f}", err=True)
+            click.echo(f"{len({f.node for f in result.failures})} node(s) failed; "
+                       f"{len(result.skipped)} skipped; the rest finished"
+                       + (" and is cached" if cache is not None else ""), err=True)
+            sys.exit(EXIT_FAILED)
+        if events == "json" and out is None:
+            return
+        for path in _write_outputs(result, out):
+            if not quiet:
+                click.echo(f"wrote {path}", err=True)
     finally:
-        signal.signal(signal.SIGINT, previous)
-        executor.close()
-        if cache is not None:
-            cache.evict()
-            cache.close()
-    if result.status == "cancelled":
-        console.print("[yellow]cancelled[/]: finished nodes are cached; run again to resume")
-        sys.exit(EXIT_CANCELLED)
-    if result.failures:
-        if not live:
-            for f in result.failures:
-                click.echo(f"error: {f}", err=True)
-        click.echo(f"{len({f.node for f in result.failures})} node(s) failed; "
-                   f"{len(result.skipped)} skipped; the rest finished and is cached", err=True)
-        sys.exit(EXIT_FAILED)
-    if events == "json" and out is None:
-        return
-    for path in _write_outputs(result, out):
-        if not quiet:
-            click.echo(f"wrote {path}", err=True)
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 @cli.command()
@@ -262,7 +285,7 @@ def plan(workflow: Path, sets, cache_dir, as_json) -> None:
     """Show which nodes of WORKFLOW would run and which are cached, without running anything."""
     g = _engine()
     try:
-        entries = g.plan(workflow, overrides=_parse_sets(sets), cache=cache_dir or True)
+        entries = g.plan(workflow, overrides=_parse_sets(sets), cache=cache_dir or True, from_text=True)
     except g.WorkflowError as e:
         _report_invalid(e)
         sys.exit(EXIT_INVALID)

@@ -9,7 +9,9 @@ _OPS = {
     "divide": lambda a, b: a / b,
     "min": min,
     "max": max,
-    "power": lambda a, b: a ** b,
+    # math.pow, not **: a negative base with a fractional exponent raises ValueError instead of
+    # returning a complex number (which float() cannot take).
+    "power": math.pow,
 }
 
 
