@@ -57,20 +57,11 @@ class SleepNode(Node):
         return _mix(x, i)
 
 
-class CpuSleepNode(Node):
+class CpuSleepNode(SleepNode):
     """Sleep, but declared CPU-bound (Resources(cpu=1)): the executor caps these at the core count."""
 
     type = "bench.cpu_sleep"
-    version = "1.0.0"
     resources = Resources(cpu=1)
-    x = Input(Int, required=False)
-    i = Param(Int, default=0)
-    seconds = Param(Float, default=0.05, min=0)
-    out = Output(Int)
-
-    def run(self, ctx, x, i, seconds):
-        time.sleep(seconds)
-        return _mix(x, i)
 
 
 class JoinNode(Node):

@@ -39,6 +39,16 @@ def _report_invalid(err) -> None:
         click.echo(prefix + str(issue), err=True)
 
 
+def _compile_or_exit(workflow: Path, sets: tuple[str, ...]):
+    """The validated workflow, or every problem on stderr and exit 2."""
+    g = _engine()
+    try:
+        return g.compile(workflow, _parse_sets(sets), from_text=True)
+    except g.WorkflowError as e:
+        _report_invalid(e)
+        sys.exit(EXIT_INVALID)
+
+
 def _parse_sets(values: tuple[str, ...]) -> dict[str, str]:
     sets: dict[str, str] = {}
     for item in values:
@@ -193,11 +203,7 @@ set_option = click.option("--set", "sets", multiple=True, metavar="NODE.PARAM=VA
 def run(workflow: Path, out: Path | None, sets, cache_dir, no_cache, cache_size, events, quiet) -> None:
     """Run WORKFLOW (a workflow JSON file)."""
     g = _engine()
-    try:
-        compiled = g.compile(workflow, _parse_sets(sets), from_text=True)
-    except g.WorkflowError as e:
-        _report_invalid(e)
-        sys.exit(EXIT_INVALID)
+    compiled = _compile_or_exit(workflow, sets)
     from reelgraph.graph.cache import parse_size
     try:
         max_bytes = parse_size(cache_size) if cache_size else None
@@ -267,12 +273,7 @@ def run(workflow: Path, out: Path | None, sets, cache_dir, no_cache, cache_size,
 @set_option
 def validate(workflow: Path, sets) -> None:
     """Check WORKFLOW without running it; print every problem (exit 2 if any)."""
-    g = _engine()
-    try:
-        compiled = g.compile(workflow, _parse_sets(sets), from_text=True)
-    except g.WorkflowError as e:
-        _report_invalid(e)
-        sys.exit(EXIT_INVALID)
+    compiled = _compile_or_exit(workflow, sets)
     click.echo(f"{workflow}: valid ({len(compiled.nodes)} nodes, {len(compiled.workflow.edges)} edges)")
 
 
