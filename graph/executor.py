@@ -81,7 +81,14 @@ class RunResult:
         return self.values[node][port]
 
 
-def gather_calls(cn: CompiledNode, values: dict[str, dict[str, Any]]) -> list[Call]:
+def workspace_of(graph: CompiledGraph) -> Path:
+    """Where a workflow's relative file paths point: its file's folder, else the current one."""
+    src = graph.workflow.source
+    return Path(src).resolve().parent if src else Path.cwd()
+
+
+def gather_calls(cn: CompiledNode, values: dict[str, dict[str, Any]],
+                 workspace: Path | None = None) -> list[Call]:
     """The calls a node makes given its upstream values (one per element when it maps).
 
     Raises NodeError for values that do not fit (wired params out of bounds, mapped lists of
@@ -106,8 +113,9 @@ def gather_calls(cn: CompiledNode, values: dict[str, dict[str, Any]]) -> list[Ca
     for name, port in spec.inputs.items():
         if name not in base and name not in mapped:
             base[name] = None
+    workspace = workspace if workspace is not None else Path.cwd()
     if not mapped:
-        return [Call(cn, None, base, _key(cn, base))]
+        return [Call(cn, None, base, _key(cn, base, workspace))]
     lengths = {name: len(v) for name, v in mapped.items()}
     if len(set(lengths.values())) > 1:
         detail = ", ".join(f"{n} has {k}" for n, k in lengths.items())
@@ -116,7 +124,7 @@ def gather_calls(cn: CompiledNode, values: dict[str, dict[str, Any]]) -> list[Ca
     calls = []
     for i in range(next(iter(lengths.values()))):
         kwargs = {**base, **{name: v[i] for name, v in mapped.items()}}
-        calls.append(Call(cn, i, kwargs, _key(cn, kwargs)))
+        calls.append(Call(cn, i, kwargs, _key(cn, kwargs, workspace)))
     return calls
 
 
@@ -128,7 +136,7 @@ def _fix_for(port) -> str:
     return f"wire a {port.type} value"
 
 
-def _key(cn: CompiledNode, kwargs: dict[str, Any]) -> str | None:
+def _key(cn: CompiledNode, kwargs: dict[str, Any], workspace: Path) -> str | None:
     spec = cn.spec
     if not spec.cacheable:
         return None
@@ -136,7 +144,7 @@ def _key(cn: CompiledNode, kwargs: dict[str, Any]) -> str | None:
     h.update(f"{spec.type}\0{spec.version}\0".encode())
     for name in sorted(kwargs):
         h.update(name.encode() + b"=" + t.digest(kwargs[name]).encode() + b"\0")
-    extra = spec.cls.fingerprint(kwargs)
+    extra = spec.cls.fingerprint(kwargs, workspace)
     if extra:
         h.update(b"fp=" + str(extra).encode())
     return h.hexdigest()
@@ -239,8 +247,7 @@ class LocalExecutor:
     def run(self, graph: CompiledGraph, *, listeners: Iterable[Listener] = (),
             cancel: CancelToken | None = None, workspace: str | os.PathLike | None = None) -> RunResult:
         if workspace is None:
-            src = graph.workflow.source
-            workspace = Path(src).resolve().parent if src else Path.cwd()
+            workspace = workspace_of(graph)
         return _Run(self, graph, list(listeners), cancel or CancelToken(), Path(workspace)).execute()
 
 
@@ -371,7 +378,7 @@ class _Run:
             self.status[n] = "pending"
             return
         try:
-            calls = gather_calls(cn, self.values)
+            calls = gather_calls(cn, self.values, self.workspace)
         except NodeError as e:
             self.errors[n] = [NodeFailure(n, e.message, e.field, e.fix)]
             self.fail_node(n)
@@ -503,6 +510,7 @@ def plan(graph: CompiledGraph, cache: Cache | None) -> list[PlanEntry]:
     """What a run would do now: which nodes are cached and which would run, and why."""
     values: dict[str, dict[str, Any]] = {}
     entries: list[PlanEntry] = []
+    workspace = workspace_of(graph)
     for n in graph.order:
         cn = graph.nodes[n]
         upstream = sorted({link.src for link in cn.links.values()})
@@ -517,7 +525,7 @@ def plan(graph: CompiledGraph, cache: Cache | None) -> list[PlanEntry]:
             entries.append(PlanEntry(n, cn.spec.type, "run", "cache disabled"))
             continue
         try:
-            calls = gather_calls(cn, values)
+            calls = gather_calls(cn, values, workspace)
         except Exception as e:  # NodeError, or the node's fingerprint() failed
             entries.append(PlanEntry(n, cn.spec.type, "run", f"will fail: {e}"))
             continue

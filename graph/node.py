@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import inspect
 import re
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any as _Any, ClassVar, Sequence
 
@@ -210,8 +211,9 @@ class Node:
         return params
 
     @classmethod
-    def fingerprint(cls, params: dict) -> str | None:
-        """Extra cache-key material not visible in params (e.g. a read file's mtime); None if none."""
+    def fingerprint(cls, values: dict, workspace: Path) -> str | None:
+        """Extra cache-key material that the values do not show, e.g. the size and mtime of a file
+        named by a path param (relative paths are relative to ``workspace``); None if none."""
         return None
 
 

@@ -411,8 +411,8 @@ def test_a_failing_fingerprint_fails_its_node_not_the_run(registry, cache_dir):
         out = Output(Text)
 
         @classmethod
-        def fingerprint(cls, params):
-            raise FileNotFoundError(params["path"])
+        def fingerprint(cls, values, workspace):
+            raise FileNotFoundError(workspace / values["path"])
 
         def run(self, ctx, path):
             return path
@@ -488,3 +488,38 @@ def test_one_executor_runs_several_graphs_and_shares_its_cache(registry, cache_d
     assert first.run_id != second.run_id
     assert first.ran == ["a", "b"] and second.cached == ["a", "b"]
     assert first.outputs == second.outputs == {"b": {"out": "a>b"}}
+
+
+def test_a_fingerprint_reruns_a_node_when_the_file_it_names_changes(registry, cache_dir, tmp_path):
+    from reelgraph.graph import Node, Output, Param, Text
+
+    class ReadTextNode(Node):
+        """Read a text file from the workspace."""
+
+        type = "stub.read_text"
+        version = "1.0.0"
+        path = Param(Text)
+        out = Output(Text)
+
+        @classmethod
+        def fingerprint(cls, values, workspace):
+            stat = (workspace / values["path"]).stat()
+            return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+        def run(self, ctx, path):
+            return ctx.user_path(path, "path").read_text()
+
+    registry.register(ReadTextNode, pack="stubs")
+    (tmp_path / "script.txt").write_text("first draft")
+    wf_file = tmp_path / "read.json"
+    wf_file.write_text(graph.Workflow.model_validate(
+        make_workflow({"read": ("stub.read_text", {"path": "script.txt"})})).to_json())
+
+    first = run(wf_file, registry, cache_dir)
+    again = run(wf_file, registry, cache_dir)
+    (tmp_path / "script.txt").write_text("second draft, longer")
+    edited = run(wf_file, registry, cache_dir)
+
+    assert first.value("read.out") == "first draft" and first.ran == ["read"]
+    assert again.cached == ["read"]
+    assert edited.ran == ["read"] and edited.value("read.out") == "second draft, longer"
