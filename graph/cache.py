@@ -282,7 +282,15 @@ class Cache:
                     dropped += 1
             for digest, ext in freed:
                 (self.store.objects / digest[:2] / f"{digest}{ext}").unlink(missing_ok=True)
-            self._sweep_orphans()
+            # Listing every object file costs time on a big cache: do it at most once an hour.
+            marker = self.root / ".last-sweep"
+            try:
+                due = time.time() - marker.stat().st_mtime > _ORPHAN_AGE
+            except FileNotFoundError:
+                due = True
+            if due:
+                self._sweep_orphans()
+                marker.touch()
         return dropped
 
     def _sweep_orphans(self) -> None:

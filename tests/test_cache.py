@@ -477,3 +477,35 @@ def test_plan_says_what_is_cached_and_what_would_run(registry, cache_dir):
     # the plan cannot know the new list before "ints" runs, so "add" is listed as run
     edited = {e.node: e.status for e in graph.plan(wf("1,2,4"), registry=registry, cache=cache_dir)}
     assert edited == {"ints": "run", "add": "run"}
+
+
+def test_orphans_left_by_a_crashed_run_are_swept_after_an_hour_at_most_once_an_hour(registry, cache_dir):
+    assert run(media_workflow(), registry, cache_dir).ok
+    [live] = objects(cache_dir)
+    hour_ago = time.time() - 2 * 3600
+
+    def orphan(name: str, old: bool) -> Path:
+        path = cache_dir / "objects" / name[:2] / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"left by a crashed run")
+        if old:
+            os.utime(path, (hour_ago, hour_ago))
+        return path
+
+    old = orphan("aa" * 32 + ".png", old=True)
+    fresh = orphan("bb" * 32 + ".png", old=False)  # a concurrent run may be about to record it
+    scratch = cache_dir / "tmp" / "half-written.mp4"
+    scratch.write_bytes(b"x")
+    os.utime(scratch, (hour_ago, hour_ago))
+
+    marker = cache_dir / ".last-sweep"  # the run above swept already; let an hour pass
+    os.utime(marker, (hour_ago, hour_ago))
+    with Cache(cache_dir) as cache:
+        cache.evict()
+    assert not old.exists() and not scratch.exists()
+    assert fresh.exists() and live.exists()
+
+    later = orphan("cc" * 32 + ".png", old=True)
+    with Cache(cache_dir) as cache:
+        cache.evict()
+    assert later.exists(), "a second sweep within the hour is skipped (listing a big cache costs time)"
