@@ -293,13 +293,21 @@ class _Run:
         self.cancel.on_cancel(lambda: self.inbox.put(("cancel",)))
         self.emit("run_started", data={"nodes": len(self.graph.order)})
         self.ready.extend(n for n in self.graph.order if self.waiting[n] == 0)
-        while True:
-            while self.ready:  # a loop, not recursion: a cached 10,000-node chain must not overflow
-                self.start_node(self.ready.popleft())
-            self.dispatch()
-            if self.running == 0 and not self.ready and not any(self.pending.values()):
-                break
-            self.handle(self.inbox.get())
+        try:
+            while True:
+                while self.ready:  # a loop, not recursion: a cached 10,000-node chain must not overflow
+                    self.start_node(self.ready.popleft())
+                self.dispatch()
+                if self.running == 0 and (self.cancelled or not any(self.pending.values())):
+                    break
+                self.handle(self.inbox.get())
+        except KeyboardInterrupt:
+            # Ctrl-C in a script using the API: stop the nodes at their next progress step and wait
+            # for them, so no worker keeps writing after we return. A second Ctrl-C exits at once.
+            self.cancel.cancel()
+            while self.running:
+                self.handle(self.inbox.get())
+            raise
         return self.finish()
 
     def handle(self, msg: tuple) -> None:
@@ -420,6 +428,7 @@ class _Run:
         n = call.node.id
         self.left[n] -= 1
         if isinstance(exc, Cancelled):
+            self.cancel.cancel()  # also when a node raised Cancelled by itself: stop the whole run
             self.cancelled = True
         else:
             if isinstance(exc, NodeError):

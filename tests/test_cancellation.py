@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from conftest import make_workflow
 
 from reelgraph import graph
@@ -177,3 +178,29 @@ def test_cancel_callbacks_run_once_even_if_cancelled_twice():
     token.cancel()
     token.on_cancel(lambda: calls.append("late"))  # registered after cancel: called at once
     assert calls == ["early", "late"]
+
+
+@pytest.mark.timeout(30)
+def test_a_node_raising_cancelled_itself_stops_the_run_and_never_hangs(registry, cache_dir):
+    from reelgraph.graph import Cancelled, Node, Output, Text
+
+    class GiveUpNode(Node):
+        """Stop the whole run (as a node that sees its own stop signal would)."""
+
+        type = "stub.give_up"
+        version = "1.0.0"
+        out = Output(Text)
+
+        def run(self, ctx):
+            raise Cancelled("the user closed the preview")
+
+    registry.register(GiveUpNode, pack="stubs")
+    # One CPU slot: the sleepers wait in the queue while give_up runs, so the run must drop them.
+    wf = make_workflow({"give_up": ("stub.give_up",),
+                        **{f"wait{i}": ("stub.cpu_sleep", {"seconds": 0.2, "label": str(i)}) for i in range(4)}})
+    compiled = graph.compile(wf, registry=registry)
+    with graph.LocalExecutor(graph.Cache(cache_dir), cpu_slots=1) as ex:
+        result = ex.run(compiled)
+    assert result.status == "cancelled"
+    assert "give_up" in result.skipped
+    assert len(result.ran) < 4, "the queued sleepers are dropped, not run to the end"
