@@ -709,3 +709,15 @@ def test_ctrl_c_cancels_cleanly(tmp_path, slow_plugin, cache):
     assert plan.returncode == 0, plan.stderr
     statuses = {e["node"]: e["status"] for e in json.loads(plan.stdout)}
     assert statuses["one"] == statuses["two"] == statuses["three"] == "run"
+
+
+def test_a_bad_cache_size_or_unusable_cache_dir_is_a_usage_error(invoke, tmp_path):
+    r = invoke("run", str(OUTLINE), env={"REELGRAPH_CACHE_SIZE": "lots"})
+    assert r.exit_code == 2
+    assert "cannot read size 'lots'" in r.output and "REELGRAPH_CACHE_SIZE" in r.output
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    r = invoke("run", str(OUTLINE), cache_dir=blocker / "cache")
+    assert r.exit_code == 2
+    assert "cannot open the cache" in r.output and "--cache-dir" in r.output

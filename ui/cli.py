@@ -209,7 +209,13 @@ def run(workflow: Path, out: Path | None, sets, cache_dir, no_cache, cache_size,
         max_bytes = parse_size(cache_size) if cache_size else None
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--cache-size")
-    cache = None if no_cache else g.open_cache(cache_dir if cache_dir else True, max_bytes)
+    try:
+        cache = None if no_cache else g.open_cache(cache_dir if cache_dir else True, max_bytes)
+    except ValueError as e:  # e.g. $REELGRAPH_CACHE_SIZE=abc
+        raise click.UsageError(f"cache: {e} (check $REELGRAPH_CACHE_SIZE or --cache-size)")
+    except OSError as e:
+        raise click.UsageError(f"cannot open the cache at {e.filename or cache_dir}: {e.strerror} "
+                               "(choose another with --cache-dir)")
     cancel = g.CancelToken()
     console = _stderr_console()
 
