@@ -258,7 +258,6 @@ class _Run:
         self.workspace = workspace
         self.run_id = uuid.uuid4().hex[:12]
         self.t0 = time.perf_counter()
-        self.started_wall = time.time()
         self.inbox: queue.SimpleQueue = queue.SimpleQueue()
         self.values: dict[str, dict[str, Any]] = {}
         self.status = {n: "pending" for n in graph.order}
@@ -313,11 +312,11 @@ class _Run:
     def handle(self, msg: tuple) -> None:
         kind = msg[0]
         if kind == "done":
-            _, call, outputs, seconds = msg
+            _, call, outputs = msg
             self.release(call)
             if call.key is not None and self.ex.cache is not None:
                 self.ex.cache.put(call.key, call.node.spec.type, outputs)
-            self.element_done(call, outputs, cached=False)
+            self.element_done(call, outputs)
         elif kind == "error":
             _, call, exc, tb = msg
             self.release(call)
@@ -363,12 +362,11 @@ class _Run:
         ctx = RunContext(node_id=cn.id, store=self.ex.store, workspace=self.workspace,
                          cancel=self.cancel, element=call.element,
                          emit=lambda kind, **kw: self.inbox.put(("event", call, kind, kw)))
-        start = time.perf_counter()
         try:
             ctx.check_cancelled()
             result = cn.spec.cls().run(ctx, **call.kwargs)
             outputs = normalize_outputs(cn, result)
-            self.inbox.put(("done", call, outputs, time.perf_counter() - start))
+            self.inbox.put(("done", call, outputs))
         except BaseException as e:  # reported, never raised in the pool
             self.inbox.put(("error", call, e, None if isinstance(e, (NodeError, Cancelled))
                             else traceback.format_exc()))
@@ -415,7 +413,7 @@ class _Run:
         for call in to_run:
             self.pending.setdefault(call.need, deque()).append(call)
 
-    def element_done(self, call: Call, outputs: dict, cached: bool) -> None:
+    def element_done(self, call: Call, outputs: dict) -> None:
         n = call.node.id
         self.elements[n][call.element or 0] = outputs
         self.left[n] -= 1

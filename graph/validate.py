@@ -195,9 +195,10 @@ def compile_workflow(wf: Workflow, registry: Registry | None = None) -> Compiled
             continue
         bindings: dict[str, t.PortType] = {}
         wired: list[tuple[Any, t.PortType]] = []
+        ports_in = cn.spec.ports_in()
         for edge in edges_by_target.get(node_id, ()):
             src = nodes.get(edge.source_node)
-            port = cn.spec.ports_in().get(edge.target_port)
+            port = ports_in.get(edge.target_port)
             if src is None or port is None or edge.source_port not in src.out_types:
                 continue
             if len(incoming.get((node_id, edge.target_port), ())) > 1:
@@ -206,7 +207,7 @@ def compile_workflow(wf: Workflow, registry: Registry | None = None) -> Compiled
             t.bind(port.type, src_type, bindings)
             wired.append((edge, src_type))
         for edge, src_type in wired:
-            port = cn.spec.ports_in()[edge.target_port]
+            port = ports_in[edge.target_port]
             declared = t.substitute(port.type, bindings)
             mode = t.link_mode(src_type, declared)
             if mode is None:
@@ -218,7 +219,7 @@ def compile_workflow(wf: Workflow, registry: Registry | None = None) -> Compiled
             cn.links[edge.target_port] = Link(edge.source_node, edge.source_port, node_id,
                                               edge.target_port, mode)
         cn.maps = any(link.mode == "map" for link in cn.links.values())
-        cn.in_types = {n: t.substitute(p.type, bindings) for n, p in cn.spec.ports_in().items()}
+        cn.in_types = {n: t.substitute(p.type, bindings) for n, p in ports_in.items()}
         for name, p in cn.spec.outputs.items():
             out = t.substitute(p.type, bindings)
             cn.out_types[name] = t.List[out] if cn.maps else out

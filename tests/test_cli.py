@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import textwrap
 from pathlib import Path
 
@@ -223,15 +222,15 @@ def test_no_cache_neither_reads_nor_writes(invoke, cache):
     assert all(e["cached"] is False for e in events if e["event"] == "node_finished")
 
 
-def test_no_cache_does_not_create_the_cache(invoke, cache, tmp_path, monkeypatch):
+def test_no_cache_does_not_create_the_cache(cache, tmp_path):
     scratch = tmp_path / "tmpdir"
     scratch.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-    r = invoke("run", OUTLINE, "--no-cache", "-o", tmp_path / "out.txt")
-    assert r.exit_code == 0, r.stderr
+    r = run_cli("run", OUTLINE, "--no-cache", "-o", tmp_path / "out.txt", cwd=tmp_path,
+                env_extra={"TMPDIR": str(scratch), "REELGRAPH_CACHE_DIR": str(cache)})
+    assert r.returncode == 0, r.stderr
     assert not cache.exists()
     assert (tmp_path / "out.txt").read_text().startswith("The Keeper")
-    assert list(scratch.iterdir()) == []  # its scratch artifact store is removed afterwards
+    assert list(scratch.iterdir()) == []  # its scratch artifact store is removed when the process exits
 
 
 def test_bad_cache_size_is_a_usage_error(invoke):

@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -239,39 +238,33 @@ def run(workflow: Path, out: Path | None, sets, cache_dir, no_cache, cache_size,
     live = console.is_terminal and events != "json"
     progress = _Progress(g, compiled, live=live, quiet=quiet)
     listeners.append(progress)
-    # Without a cache the artifact store is a scratch folder; remove it once the outputs are written
-    # (a LocalExecutor left to make its own would leave one reelgraph-* folder in /tmp per run).
-    scratch = tempfile.mkdtemp(prefix="reelgraph-") if cache is None else None
-    executor = g.LocalExecutor(cache, store=g.ArtifactStore(scratch) if scratch else None)
+    # Without a cache the executor keeps media in a scratch store that is removed at exit.
+    executor = g.LocalExecutor(cache)
     try:
-        try:
-            with progress:
-                result = executor.run(compiled, listeners=listeners, cancel=cancel)
-        finally:
-            signal.signal(signal.SIGINT, previous)
-            executor.close()
-            if cache is not None:
-                cache.evict()
-                cache.close()
-        if result.status == "cancelled":
-            console.print("[yellow]cancelled[/]: finished nodes are cached; run again to resume")
-            sys.exit(EXIT_CANCELLED)
-        if result.failures:
-            if not live:
-                for f in result.failures:
-                    click.echo(f"error: {f}", err=True)
-            click.echo(f"{len({f.node for f in result.failures})} node(s) failed; "
-                       f"{len(result.skipped)} skipped; the rest finished"
-                       + (" and is cached" if cache is not None else ""), err=True)
-            sys.exit(EXIT_FAILED)
-        if events == "json" and out is None:
-            return
-        for path in _write_outputs(result, out):
-            if not quiet:
-                click.echo(f"wrote {path}", err=True)
+        with progress:
+            result = executor.run(compiled, listeners=listeners, cancel=cancel)
     finally:
-        if scratch:
-            shutil.rmtree(scratch, ignore_errors=True)
+        signal.signal(signal.SIGINT, previous)
+        executor.close()
+        if cache is not None:
+            cache.evict()
+            cache.close()
+    if result.status == "cancelled":
+        console.print("[yellow]cancelled[/]: finished nodes are cached; run again to resume")
+        sys.exit(EXIT_CANCELLED)
+    if result.failures:
+        if not live:
+            for f in result.failures:
+                click.echo(f"error: {f}", err=True)
+        click.echo(f"{len({f.node for f in result.failures})} node(s) failed; "
+                   f"{len(result.skipped)} skipped; the rest finished"
+                   + (" and is cached" if cache is not None else ""), err=True)
+        sys.exit(EXIT_FAILED)
+    if events == "json" and out is None:
+        return
+    for path in _write_outputs(result, out):
+        if not quiet:
+            click.echo(f"wrote {path}", err=True)
 
 
 @cli.command()
