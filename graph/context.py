@@ -47,18 +47,20 @@ class RunContext:
       its ``MediaRef``; only complete files are ever stored, so a cancelled run leaves none half-written;
     - ``user_path(value, field)`` resolves a user-given path inside the workspace;
     - ``models`` holds the models the node declared, loaded by the model manager;
-    - ``warn(message)`` tells the user something without failing.
+    - ``warn(message)`` tells the user something without failing;
+    - ``workflow_json()`` is the workflow being run, for output files that embed it (provenance).
     """
 
     def __init__(self, *, node_id: str, store, workspace: Path, cancel: CancelToken | None = None,
                  element: int | None = None, emit: Callable[..., None] | None = None,
-                 models: dict[str, Any] | None = None):
+                 models: dict[str, Any] | None = None, workflow: Any = None):
         self.node_id = node_id
         self.element = element
         self.store = store
         self.workspace = Path(workspace)
         self.cancel_token = cancel or CancelToken()
         self.models = models or {}
+        self._workflow = workflow
         self._emit = emit
         self._last_progress = 0.0
         self._temps: list[Path] = []
@@ -69,6 +71,16 @@ class RunContext:
         from .cache import ArtifactStore
         workdir = Path(workdir)
         return cls(node_id=node_id, store=ArtifactStore(workdir / "store"), workspace=workdir, **kwargs)
+
+    def workflow_json(self) -> str | None:
+        """The running workflow as compact JSON (None when run() is called outside a workflow)."""
+        wf = self._workflow
+        if wf is None:
+            return None
+        if hasattr(wf, "to_dict"):
+            wf = wf.to_dict()
+        import json
+        return json.dumps(wf, ensure_ascii=False, separators=(",", ":"))
 
     # progress and cancellation
     @property

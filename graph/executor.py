@@ -360,7 +360,7 @@ class _Run:
     def work(self, call: Call) -> None:
         cn = call.node
         ctx = RunContext(node_id=cn.id, store=self.ex.store, workspace=self.workspace,
-                         cancel=self.cancel, element=call.element,
+                         cancel=self.cancel, element=call.element, workflow=self.graph.workflow,
                          emit=lambda kind, **kw: self.inbox.put(("event", call, kind, kw)))
         try:
             ctx.check_cancelled()

@@ -23,11 +23,14 @@ from __future__ import annotations
 import copy
 import json
 import os
+import struct
+import zlib
 from pathlib import Path
 from typing import Annotated, Any, Callable, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, ValidationError
 
+from . import provenance
 from .errors import Issue, WorkflowError
 
 SCHEMA_NAME = "reelgraph/workflow"
@@ -197,8 +200,20 @@ def from_dict(raw: Any, source: str | None = None) -> Workflow:
 
 
 def load(path: str | os.PathLike) -> Workflow:
-    """Read a workflow file."""
+    """Read a workflow file, or the workflow embedded in a PNG/MP4/WebM that reelgraph made."""
     p = Path(path)
+    if p.is_file() and provenance.looks_like_media(p):
+        try:
+            text = provenance.read_embedded(p)
+        except (OSError, ValueError, struct.error, zlib.error) as e:
+            raise WorkflowError(Issue(f"cannot read {p}: {e}", fix="give a PNG or MP4 that reelgraph saved",
+                                      code="file")) from None
+        if text is None:
+            raise WorkflowError(Issue(f"{p.name} has no reelgraph workflow embedded in it",
+                                      fix="give a PNG or MP4 written by io.save_image / io.save_video "
+                                          "(other tools drop the workflow when they re-encode)",
+                                      code="file")) from None
+        return loads(text, source=str(p))
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
