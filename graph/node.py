@@ -60,9 +60,10 @@ class PortSpec:
     multiline: bool = False
     wirable: bool = True
     name: str = ""
+    port_name: str | None = None  # an output named like an input: declared under another attribute
 
     def __set_name__(self, owner, name):
-        self.name = name
+        self.name = self.port_name or name
 
     @property
     def has_default(self) -> bool:
@@ -113,9 +114,13 @@ def Param(type: t.PortType, default: _Any = _NO_DEFAULT, *, min: float | None = 
                     multiline=multiline, wirable=wirable)
 
 
-def Output(type: t.PortType, *, doc: str = "", label: str | None = None) -> _Any:
-    """A typed result of the node."""
-    return PortSpec("output", type, doc=doc, label=label)
+def Output(type: t.PortType, *, doc: str = "", label: str | None = None, name: str | None = None) -> _Any:
+    """A typed result of the node.
+
+    ``name``: the port's name when it differs from the attribute, e.g. an output ``image`` next to an
+    input ``image`` (``image_out = Output(Image, name="image")``); edges name outputs and inputs apart.
+    """
+    return PortSpec("output", type, doc=doc, label=label, port_name=name)
 
 
 @dataclass(frozen=True)
@@ -241,11 +246,13 @@ def _build_spec(cls: type) -> NodeSpec:
             if isinstance(value, PortSpec):
                 for group in ports.values():
                     group.pop(attr, None)
-                ports[value.kind][attr] = value
+                key = value.port_name or attr
+                ports[value.kind].pop(key, None)  # a subclass redeclares it
+                ports[value.kind][key] = value
     for kind, group in ports.items():
         for pname, port in group.items():
             where = f"{kind} {pname!r}"
-            if not _PORT_NAME.match(pname) or pname in _RESERVED:
+            if not _PORT_NAME.match(pname) or (pname in _RESERVED and not port.port_name):
                 fail(where, "bad name", "use a lower-case name that is not a Node attribute, self or ctx")
             if not isinstance(port.type, t.PortType):
                 fail(where, f"type {port.type!r} is not a port type",

@@ -358,7 +358,7 @@ def test_exit_2_not_a_workflow(invoke, tmp_path):
 
 @pytest.mark.parametrize("args, says", [
     (["run", "--bogus", OUTLINE], "No such option"),
-    (["run"], "Missing argument"),
+    (["run"], "give one workflow"),
     (["frobnicate"], "No such command"),
     (["nodes", "--yaml"], "No such option"),
     (["run", "--events", "xml", OUTLINE], "--events"),

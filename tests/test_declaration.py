@@ -425,3 +425,21 @@ def test_type_variables_and_any_are_accepted():
     cls = _node("GenericNode", items=Input(List[T]), anything=Input(Any), first=Output(T))
     assert cls.spec.inputs["items"].type == List[T]
     assert cls.spec.outputs["first"].type == T
+
+
+def test_an_output_can_share_its_name_with_an_input_through_name():
+    from reelgraph.graph import Image, Input, Node, Output
+
+    class Sharpen(Node):
+        """Sharpen an image."""
+
+        type = "test.sharpen"
+        version = "1.0.0"
+        image = Input(Image)
+        image_out = Output(Image, name="image")
+
+        def run(self, ctx, image):
+            return image
+
+    assert list(Sharpen.spec.inputs) == ["image"] and list(Sharpen.spec.outputs) == ["image"]
+    assert Sharpen.spec.outputs["image"].to_dict()["name"] == "image"

@@ -172,6 +172,11 @@ def _write_outputs(result, out: Path | None) -> list[Path]:
             tmp.unlink(missing_ok=True)  # never leave half a file behind
             raise
         written.append(path)
+        srt = value.meta.get("srt") if isinstance(value, MediaRef) else None
+        if srt:  # a video with captions: its SubRip file goes beside it
+            side = path.with_suffix(".srt")
+            side.write_text(srt, encoding="utf-8")
+            written.append(side)
     return written
 
 
@@ -189,7 +194,9 @@ set_option = click.option("--set", "sets", multiple=True, metavar="NODE.PARAM=VA
 
 
 @cli.command()
-@click.argument("workflow", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("workflow", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@click.option("--from", "from_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Run the workflow embedded in a PNG or MP4 that reelgraph saved.")
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path),
               help="Write the result here (a folder when the workflow has several outputs).")
 @set_option
@@ -199,8 +206,12 @@ set_option = click.option("--set", "sets", multiple=True, metavar="NODE.PARAM=VA
 @click.option("--events", type=click.Choice(["json", "none"]), default="none",
               help="json: print every event as one JSON object per line on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
-def run(workflow: Path, out: Path | None, sets, cache_dir, no_cache, cache_size, events, quiet) -> None:
-    """Run WORKFLOW (a workflow JSON file)."""
+def run(workflow: Path | None, from_file: Path | None, out: Path | None, sets, cache_dir, no_cache,
+        cache_size, events, quiet) -> None:
+    """Run WORKFLOW (a workflow JSON file, or a PNG/MP4 that reelgraph saved)."""
+    if (workflow is None) == (from_file is None):
+        raise click.UsageError("give one workflow: a JSON file, or --from FILE (a PNG/MP4 reelgraph saved)")
+    workflow = workflow or from_file
     g = _engine()
     compiled = _compile_or_exit(workflow, sets)
     from reelgraph.graph.cache import parse_size
@@ -265,6 +276,25 @@ def run(workflow: Path, out: Path | None, sets, cache_dir, no_cache, cache_size,
     for path in _write_outputs(result, out):
         if not quiet:
             click.echo(f"wrote {path}", err=True)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the workflow JSON here (default: print it).")
+def restore(file: Path, out: Path | None) -> None:
+    """Get back the workflow embedded in FILE (a PNG or MP4 that reelgraph saved)."""
+    g = _engine()
+    try:
+        wf = g.load(file)
+    except g.WorkflowError as e:
+        _report_invalid(e)
+        sys.exit(EXIT_INVALID)
+    if out is None:
+        click.echo(wf.to_json(), nl=False)
+        return
+    g.save(wf, out)
+    click.echo(f"wrote {out} ({len(wf.nodes)} nodes)", err=True)
 
 
 @cli.command()

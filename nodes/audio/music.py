@@ -1,0 +1,40 @@
+from reelgraph.graph import Audio, Float, Int, NodeError, Node, Output, Param, Resources, Text
+from reelgraph.nodes.common import backends
+
+from . import _music
+from ._dsp import write_wav_lean
+
+
+class MusicNode(Node):
+    """A music or ambience bed of the given length from a mood prompt (draft: a synthesised chord pad)."""
+
+    type = "audio.music"
+    version = "1.0.0"
+    resources = Resources(cpu=1)
+
+    mood = Param(Text, default="calm, hopeful, cinematic",
+                 doc="Mood words. Draft: sad/dark/tense/mysterious... give a minor key, otherwise major; "
+                     "calm/slow/ambient... a slow tempo, upbeat/energetic/action... a fast one.")
+    seconds = Param(Float, default=24.0, min=0.5, max=1800.0, step=0.5,
+                    doc="Length of the bed in seconds (wire the storyboard's duration here).")
+    tempo = Param(Int, default=0, min=0, max=240,
+                  doc="Beats per minute, 40-240; 0 picks one from the mood (calm 60-80, upbeat 110-140).")
+    seed = Param(Int, default=0,
+                 doc="Variation: another seed gives another key, progression and melody for the same mood.")
+    backend = backends.backend_param()
+    model = backends.model_param()
+    audio = Output(Audio, doc="The bed: 48 kHz stereo WAV, peaks under -3 dBFS, faded in and out.")
+
+    def run(self, ctx, mood, seconds, tempo, seed, backend, model):
+        backends.resolve(ctx, backend)
+        if 0 < tempo < 40:
+            raise NodeError(f"tempo {tempo} bpm is too slow to be heard as a beat", field="tempo",
+                            fix="set 40-240 bpm, or 0 to take the tempo from the mood")
+        plan = _music.plan(mood, tempo, seed)
+        ctx.progress(0.0, f"composing: {plan.describe()}")
+        samples = _music.render(seconds, plan, progress=lambda f: ctx.progress(f, "synthesising"))
+        path = ctx.temp_path(".wav")
+        meta = write_wav_lean(path, samples)
+        ctx.progress(1.0, "done")
+        return ctx.store_file(path, "audio", **meta, mood=mood[:200], key=plan.key_name,
+                              chords=plan.chords, tempo=plan.tempo, seed=seed)

@@ -1,0 +1,86 @@
+from reelgraph.graph import Choice, Float, Image, Input, Int, Node, NodeError, Output, Param, Resources, Text
+from reelgraph.nodes.common import backends
+from reelgraph.nodes.common.frames import even
+
+ASPECTS = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1), "4:3": (4, 3), "21:9": (21, 9)}
+MAX_SIDE = 8192
+
+
+def frame_size(aspect: str, resolution: int, width: int, height: int) -> tuple[int, int]:
+    """Width and height (both even) for an aspect and a short side; ``custom`` uses width × height."""
+    if aspect == "custom":
+        for name, v in (("width", width), ("height", height)):
+            if v % 2:
+                raise NodeError(f"{name} {v} is odd; video frames need even sizes", field=name,
+                                fix=f"set {name} to {v - 1} or {v + 1}")
+        w, h = int(width), int(height)
+    else:
+        a, b = ASPECTS[aspect]
+        short = even(resolution)
+        w, h = (even(short * a / b), short) if a >= b else (short, even(short * b / a))
+    if max(w, h) > MAX_SIDE:
+        raise NodeError(f"aspect {aspect} at {resolution} px gives {w}×{h}, over {MAX_SIDE} px a side",
+                        field="resolution" if aspect != "custom" else ("width" if w > MAX_SIDE else "height"),
+                        fix=f"lower the resolution (the short side) so the long side stays within {MAX_SIDE}")
+    return w, h
+
+
+def shot_tag(label: str | None) -> str | None:
+    """The corner tag: "SHOT 3" for a bare number, else the label as given."""
+    if label is None or not str(label).strip():
+        return None
+    text = " ".join(str(label).split())
+    return f"SHOT {text}" if text.isdigit() else text
+
+
+class KeyframeNode(Node):
+    """Draw a keyframe from a prompt (draft: a legible animatic frame with framing guides and a caption)."""
+
+    type = "image.keyframe"
+    version = "1.0.0"
+    resources = Resources(cpu=1)
+
+    prompt = Input(Text, doc="What the frame shows; the draft reads its light, setting, subjects and colours.")
+    label = Input(Text, required=False, doc="Shot number or label for the corner tag (a bare number shows "
+                                            "as SHOT n).")
+    negative_prompt = Input(Text, required=False, doc="What to avoid; the draft leaves out elements it names "
+                                                      "(e.g. people).")
+    reference = Input(Image, required=False, doc="An image whose palette to borrow, for colour and character "
+                                                 "consistency across shots.")
+    aspect = Param(Choice, default="16:9", choices=("16:9", "9:16", "1:1", "4:3", "21:9", "custom"),
+                   doc="Frame shape; custom uses width × height.")
+    resolution = Param(Int, default=720, min=64, max=4320, step=2,
+                       doc="Short side in pixels (16:9 at 720 gives 1280×720); rounded to even.")
+    width = Param(Int, default=1280, min=64, max=MAX_SIDE, step=2, doc="Width in px when aspect is custom (even).")
+    height = Param(Int, default=720, min=64, max=MAX_SIDE, step=2, doc="Height in px when aspect is custom (even).")
+    seed = Param(Int, default=0, doc="Random seed: the same seed and inputs give the same frame.")
+    steps = Param(Int, default=4, min=1, max=200, wirable=False,
+                  doc="Sampling steps for model backends (the draft ignores it).")
+    guidance = Param(Float, default=0.0, min=0.0, max=30.0, wirable=False,
+                     doc="Prompt guidance scale for model backends (the draft ignores it).")
+    backend = backends.backend_param()
+    model = backends.model_param()
+    image = Output(Image, doc="The keyframe (PNG).")
+
+    def run(self, ctx, prompt, label, negative_prompt, reference, aspect, resolution, width, height, seed,
+            steps, guidance, backend, model):
+        backends.resolve(ctx, backend)
+        w, h = frame_size(aspect, resolution, width, height)
+        from ._keyframe import draft_keyframe
+        ref_img = None
+        if reference is not None:
+            from PIL import Image as PILImage
+            try:
+                with PILImage.open(reference.path) as im:
+                    ref_img = im.convert("RGB")
+            except OSError as e:
+                raise NodeError(f"cannot read the reference image: {e}", field="reference",
+                                fix="wire an image made by another node or io.load_image") from None
+        ctx.progress(0.1, "drawing the keyframe")
+        img = draft_keyframe(prompt or "", negative_prompt or "", seed, w, h, tag=shot_tag(label),
+                             aspect=aspect, reference=ref_img)
+        out = ctx.temp_path(".png")
+        img.save(out, format="PNG", compress_level=3)
+        ctx.progress(1.0, "keyframe drawn")
+        return ctx.store_file(out, "image", width=w, height=h, seed=int(seed), prompt=(prompt or "")[:500],
+                              aspect=aspect)

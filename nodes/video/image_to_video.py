@@ -1,0 +1,73 @@
+from reelgraph.graph import (Choice, Float, Image, Input, Int, Node, NodeError, Output, Param, Resources,
+                             Text, Video)
+from reelgraph.nodes.common import backends
+from reelgraph.nodes.common.frames import even
+
+from ._camera import (AMPLITUDE_DOC, CAMERA_DOC, CAMERAS, MOTION_DOC, Renderer, blend, check_camera, ease,
+                      fit_picture, shot_views)
+from ._media import MAX_SIDE, open_image
+from ._yuv import YuvWriter, rgb_to_planes
+
+
+class ImageToVideoNode(Node):
+    """Animate a still into a clip: an eased camera move (push, pull, pan, tilt, orbit) on the image."""
+
+    type = "video.image_to_video"
+    version = "1.0.0"
+    resources = Resources(cpu=1)
+
+    image = Input(Image, doc="The keyframe to animate; the clip has its size (rounded to even).")
+    last_frame = Input(Image, required=False,
+                       doc="Optional closing frame: the clip cross-fades to it over its second half "
+                           "and ends exactly on it.")
+    prompt = Input(Text, required=False, doc="What happens in the shot (used by model backends; the "
+                                             "draft ignores it).")
+    seconds = Param(Float, default=4.0, min=0.1, max=600.0, step=0.1,
+                    doc="Clip length in seconds (the clip has round(seconds × fps) frames).")
+    fps = Param(Int, default=24, min=1, max=120, wirable=False, doc="Frames per second.")
+    camera = Param(Choice, default="static", choices=CAMERAS, doc=CAMERA_DOC)
+    amplitude = Param(Float, default=0.15, min=0.0, max=1.0, step=0.01, doc=AMPLITUDE_DOC)
+    motion = Param(Float, default=0.5, min=0.0, max=1.0, step=0.05, doc=MOTION_DOC)
+    seed = Param(Int, default=0, min=0, doc="Random seed: the same seed gives the same clip.")
+    steps = Param(Int, default=30, min=1, max=200, wirable=False,
+                  doc="Sampling steps for model backends (the draft ignores it).")
+    backend = backends.backend_param()
+    model = backends.model_param()
+    video = Output(Video, doc="The clip: H.264 MP4 at the image's size, no audio.")
+
+    def run(self, ctx, image, last_frame, prompt, seconds, fps, camera, amplitude, motion, seed, steps,
+            backend, model):
+        backends.resolve(ctx, backend)
+        if not seconds or seconds <= 0:
+            raise NodeError(f"seconds must be above 0, got {seconds:g}", field="seconds",
+                            fix="set the clip length, e.g. 4")
+        camera = check_camera(camera)
+        picture = open_image(image, "image")
+        width, height = even(picture.width), even(picture.height)
+        if max(width, height) > MAX_SIDE:
+            raise NodeError(f"the image is {picture.width}×{picture.height}, above {MAX_SIDE} px a side",
+                            field="image", fix="downscale the keyframe first")
+        ending = None
+        if last_frame is not None:
+            last = open_image(last_frame, "last_frame")
+            if abs(last.width / last.height - width / height) > 0.01:
+                ctx.warn(f"last_frame is {last.width}×{last.height}, not the image's aspect: "
+                         "it is centre-cropped to fit")
+            ending = rgb_to_planes(fit_picture(last, (width, height)))
+
+        frames = max(1, round(seconds * fps))
+        views = shot_views(camera, amplitude, frames, fps, motion=motion, seed=seed)
+        renderer = Renderer(picture, (width, height))
+        path = ctx.temp_path(".mp4")
+        still = ending is None and all(v == views[0] for v in views)
+        with YuvWriter(path, width, height, fps, still=still) as writer:
+            for i, view in enumerate(views):
+                frame = renderer.render(view)
+                if ending is not None:
+                    t = i / (frames - 1) if frames > 1 else 1.0
+                    # nothing over the first half, then eased up to exactly the last frame
+                    frame = blend(frame, ending, ease((t - 0.5) / 0.5))
+                writer.write(frame)
+                ctx.progress((i + 1) / frames, f"frame {i + 1}/{frames}")
+        return ctx.store_file(path, "video", **writer.meta(), camera=camera,
+                              amplitude=float(amplitude), seed=int(seed))

@@ -1,0 +1,55 @@
+from reelgraph.graph import Choice, Input, Int, Node, NodeError, Output, Param, Resources, Video
+from reelgraph.nodes.common import backends
+from reelgraph.nodes.common.frames import even
+
+from ._media import MAX_SIDE, encode, video_info, video_meta
+
+
+class UpscaleVideoNode(Node):
+    """Enlarge a clip ×2, ×4 or to a given size (draft: Lanczos or bicubic resampling)."""
+
+    type = "video.upscale"
+    version = "1.0.0"
+    resources = Resources(cpu=1)
+
+    video = Input(Video, doc="The clip to enlarge; its sound is kept.")
+    mode = Param(Choice, default="x2", choices=("x2", "x4", "to_size"),
+                 doc="x2 / x4: multiply width and height; to_size: the width and height below.")
+    width = Param(Int, default=1920, min=0, max=MAX_SIDE,
+                  doc="Target width for to_size (0: from the height, keeping the aspect). Even.")
+    height = Param(Int, default=1080, min=0, max=MAX_SIDE,
+                   doc="Target height for to_size (0: from the width, keeping the aspect). Even.")
+    method = Param(Choice, default="lanczos", choices=("lanczos", "bicubic"),
+                   doc="Resampling filter: lanczos is sharper, bicubic a little softer.")
+    backend = backends.backend_param()
+    model = backends.model_param()
+    video_out = Output(Video, name="video", doc="The enlarged clip, H.264 MP4.")
+
+    def run(self, ctx, video, mode, width, height, method, backend, model):
+        backends.resolve(ctx, backend)
+        info = video_info(video)
+        w0, h0 = info["width"], info["height"]
+        if mode in ("x2", "x4"):
+            k = 2 if mode == "x2" else 4
+            w, h, field = w0 * k, h0 * k, "mode"
+        elif mode == "to_size":
+            if width <= 0 and height <= 0:
+                raise NodeError("to_size needs a width or a height", field="width",
+                                fix="set width and/or height (0 keeps the aspect from the other)")
+            w = width if width > 0 else w0 * height / h0
+            h = height if height > 0 else h0 * width / w0
+            field = "width" if w > MAX_SIDE else "height"
+        else:
+            raise NodeError(f"unknown mode {mode!r}", field="mode", fix="use x2, x4 or to_size")
+        w, h = even(w), even(h)
+        if max(w, h) > MAX_SIDE:
+            raise NodeError(f"the result would be {w}×{h}, above the {MAX_SIDE} px limit per side "
+                            f"(the clip is {w0}×{h0})", field=field,
+                            fix="choose a smaller factor or use to_size with a smaller size")
+        frames = int(info.get("frames") or round(info["duration"] * info["fps"]))
+        path = ctx.temp_path(".mp4")
+        flags = "lanczos" if method == "lanczos" else "bicubic"
+        encode(ctx, ["-i", info["path"]], path, has_audio=info["has_audio"],
+               video_args=["-map", "0:v:0", "-vf", f"scale={w}:{h}:flags={flags},setsar=1"],
+               duration=info["duration"], what="upscaling")
+        return ctx.store_file(path, "video", **video_meta(w, h, info["fps"], frames, info["has_audio"]))
