@@ -29,10 +29,11 @@ def ctx(tmp_path):
 
 
 def keyframe(ctx, prompt=FOX, *, aspect="16:9", resolution=90, width=1280, height=720, seed=1, label=None,
-             negative_prompt=None, reference=None, backend="draft"):
+             negative_prompt=None, reference=None, backend="draft", caption=True):
     return node("image.keyframe").run(ctx, prompt=prompt, label=label, negative_prompt=negative_prompt,
                                       reference=reference, aspect=aspect, resolution=resolution, width=width,
-                                      height=height, seed=seed, steps=4, guidance=0.0, backend=backend, model="")
+                                      height=height, seed=seed, steps=4, guidance=0.0, caption=caption,
+                                      backend=backend, model="")
 
 
 def pixels(ref) -> np.ndarray:
@@ -129,6 +130,14 @@ def test_keyframe_caption_band_is_legible(ctx):
     assert (band > 200).mean() > 0.02
     empty = pixels(keyframe(ctx, "", resolution=360)) @ np.array([0.299, 0.587, 0.114], np.float32)
     assert (empty[-28:, 64:-64] > 200).mean() < (band > 200).mean() / 4  # no prompt, no caption text
+
+
+def test_keyframe_caption_band_can_be_turned_off_for_subtitles(ctx):
+    lum = np.array([0.299, 0.587, 0.114], np.float32)
+    with_band = pixels(keyframe(ctx, LIGHTHOUSE, resolution=360)) @ lum
+    without = pixels(keyframe(ctx, LIGHTHOUSE, resolution=360, caption=False)) @ lum
+    assert (without[-28:, 64:-64] > 200).mean() < (with_band[-28:, 64:-64] > 200).mean() / 4
+    assert np.abs(with_band[:200] - without[:200]).mean() < np.abs(with_band[-28:] - without[-28:]).mean()
 
 
 def test_keyframe_caption_is_the_shot_sentence():

@@ -425,7 +425,7 @@ def ridge(w: float, base: float, height: float, rng: np.random.Generator, rough:
 # the frame
 
 def draft_keyframe(prompt: str, negative: str, seed: int, width: int, height: int, *, tag: str | None,
-                   aspect: str, reference: Image.Image | None = None) -> Image.Image:
+                   aspect: str, reference: Image.Image | None = None, caption: bool = True) -> Image.Image:
     """The whole draft frame for a prompt and seed (deterministic: same inputs, same pixels)."""
     scene = analyse(prompt, negative)
     pal = palette_for(scene, np.random.default_rng(cdraw.stable_int("keyframe-palette", seed)))
@@ -433,7 +433,8 @@ def draft_keyframe(prompt: str, negative: str, seed: int, width: int, height: in
         pal = borrow(pal, reference_colours(reference))
     rng = np.random.default_rng(cdraw.stable_int("keyframe-layout", seed, prompt, negative))
     info = f"{aspect if aspect != 'custom' else f'{width}×{height}'} · seed {seed}"
-    return render(scene, width, height, rng, pal, caption=caption_text(prompt), tag=tag, info=info)
+    return render(scene, width, height, rng, pal, caption=caption_text(prompt) if caption else "", tag=tag,
+                  info=info)
 
 
 def caption_text(prompt: str) -> str:

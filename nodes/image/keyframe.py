@@ -1,4 +1,4 @@
-from reelgraph.graph import Choice, Float, Image, Input, Int, Node, NodeError, Output, Param, Resources, Text
+from reelgraph.graph import Bool, Choice, Float, Image, Input, Int, Node, NodeError, Output, Param, Resources, Text
 from reelgraph.nodes.common import backends
 from reelgraph.nodes.common.frames import even
 
@@ -58,12 +58,15 @@ class KeyframeNode(Node):
                   doc="Sampling steps for model backends (the draft ignores it).")
     guidance = Param(Float, default=0.0, min=0.0, max=30.0, wirable=False,
                      doc="Prompt guidance scale for model backends (the draft ignores it).")
+    caption = Param(Bool, default=True, wirable=False,
+                    doc="Draft: write the prompt's first sentence in a band at the bottom (turn it off when "
+                        "subtitles go there).")
     backend = backends.backend_param()
     model = backends.model_param()
     image = Output(Image, doc="The keyframe (PNG).")
 
     def run(self, ctx, prompt, label, negative_prompt, reference, aspect, resolution, width, height, seed,
-            steps, guidance, backend, model):
+            steps, guidance, caption, backend, model):
         backends.resolve(ctx, backend)
         w, h = frame_size(aspect, resolution, width, height)
         from ._keyframe import draft_keyframe
@@ -78,7 +81,7 @@ class KeyframeNode(Node):
                                 fix="wire an image made by another node or io.load_image") from None
         ctx.progress(0.1, "drawing the keyframe")
         img = draft_keyframe(prompt or "", negative_prompt or "", seed, w, h, tag=shot_tag(label),
-                             aspect=aspect, reference=ref_img)
+                             aspect=aspect, reference=ref_img, caption=caption)
         out = ctx.temp_path(".png")
         img.save(out, format="PNG", compress_level=3)
         ctx.progress(1.0, "keyframe drawn")
