@@ -6,17 +6,41 @@ Nothing here imports torch, gradio or ray. The public API is what this module ex
 from __future__ import annotations
 
 from . import types
-from .api import apply_overrides, compile, iter_events, load, open_cache, parse_param_text, plan, run, validate
+from .api import (
+    apply_overrides,
+    compile,
+    iter_events,
+    load,
+    open_cache,
+    parse_param_text,
+    plan,
+    run,
+    validate,
+)
 from .cache import ArtifactStore, Cache, default_cache_dir
 from .context import CancelToken, RunContext
 from .errors import Cancelled, DeclarationError, Issue, NodeError, NodeFailure, ReelgraphError, WorkflowError
 from .events import EVENT_KINDS, Event
 from .executor import LocalExecutor, PlanEntry, RunResult
-from .provenance import KEY as PROVENANCE_KEY
 from .node import NODE_API_VERSION, Input, ModelNeed, Node, NodeSpec, Output, Param, Resources
+from .provenance import KEY as PROVENANCE_KEY
 from .registry import ENTRY_POINT_GROUP, Registry, default_registry, register
-from .types import (Any, Audio, Bool, Choice, Float, Image, Int, List, MediaRef, Shot, ShotValue, T,
-                    Text, Video)
+from .types import (
+    Any,
+    Audio,
+    Bool,
+    Choice,
+    Float,
+    Image,
+    Int,
+    List,
+    MediaRef,
+    Shot,
+    ShotValue,
+    T,
+    Text,
+    Video,
+)
 from .validate import CompiledGraph, compile_workflow
 from .workflow import FORMAT_VERSION, Workflow, json_schema, save
 

@@ -23,9 +23,11 @@ from .cache import Cache
 from .context import CancelToken
 from .errors import Issue, WorkflowError
 from .events import Event, Listener
-from .executor import LocalExecutor, PlanEntry, RunResult, plan as _plan
+from .executor import LocalExecutor, PlanEntry, RunResult
+from .executor import plan as _plan
 from .registry import Registry, default_registry
-from .validate import CompiledGraph, compile_workflow, validate as _validate
+from .validate import CompiledGraph, compile_workflow
+from .validate import validate as _validate
 from .workflow import Workflow
 
 WorkflowLike = Workflow | str | os.PathLike | Mapping[str, Any]

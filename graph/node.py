@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import inspect
 import re
-from pathlib import Path
 from dataclasses import dataclass, field
-from typing import Any as _Any, ClassVar, Sequence
+from pathlib import Path
+from typing import Any as _Any
+from typing import ClassVar, Sequence
 
 from . import types as t
 from .errors import DeclarationError

@@ -16,7 +16,8 @@ import json
 import math
 import reprlib
 from dataclasses import dataclass, field
-from typing import Any as _Any, Mapping
+from typing import Any as _Any
+from typing import Mapping
 
 __all__ = [
     "PortType", "ListType", "TypeVar", "Text", "Int", "Float", "Bool", "Choice", "Image", "Video",

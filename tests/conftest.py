@@ -10,8 +10,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from stubnodes import make_registry  # noqa: E402
 
-from reelgraph import graph  # noqa: E402
-
 RESOURCES = Path(__file__).parent / "resources"
 
 

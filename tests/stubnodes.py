@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import time
 
-from reelgraph.graph import (Float, Input, Int, List, Node, NodeError, Output, Param, Registry, Resources,
-                             Text, Image)
+from reelgraph.graph import (
+    Float,
+    Image,
+    Input,
+    Int,
+    List,
+    Node,
+    NodeError,
+    Output,
+    Param,
+    Registry,
+    Resources,
+    Text,
+)
 from reelgraph.graph.registry import default_registry
 
 

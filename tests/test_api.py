@@ -8,7 +8,6 @@ import tempfile
 
 import pytest
 from conftest import make_workflow
-
 from reelgraph import graph
 from reelgraph.graph import NodeError, RunContext, WorkflowError
 from reelgraph.workflows import path as example_path

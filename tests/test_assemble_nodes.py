@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from conftest import make_workflow
 from mediaprobe import audio_samples, probe, rms, video_frames
-
 from reelgraph import graph
 from reelgraph.graph import Cancelled, CancelToken, NodeError, RunContext
 from reelgraph.nodes.common import ffmpeg

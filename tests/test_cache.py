@@ -18,11 +18,10 @@ from pathlib import Path
 
 import pytest
 from conftest import make_workflow
-from stubnodes import AddNode
-
 from reelgraph import graph
 from reelgraph.graph import Cache, MediaRef, Node, Output, Param, Text
 from reelgraph.graph.executor import gather_calls
+from stubnodes import AddNode
 
 TESTS = Path(__file__).parent
 
@@ -445,7 +444,6 @@ def test_runs_without_a_cache_work_and_write_no_cache(registry, tmp_path):
 
 def test_the_cli_no_cache_flag_neither_reads_nor_writes_the_cache(tmp_path):
     from click.testing import CliRunner
-
     from reelgraph.ui.cli import cli
 
     wf = tmp_path / "wf.json"

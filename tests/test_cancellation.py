@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from conftest import make_workflow
-
 from reelgraph import graph
 from reelgraph.graph import CancelToken, Event
 

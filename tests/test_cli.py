@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import make_workflow, resource
-
 from reelgraph.graph import default_registry
 from reelgraph.ui.cli import cli
 from reelgraph.workflows import path as example_path

@@ -6,7 +6,6 @@ import math
 
 import pytest
 from conftest import make_workflow
-
 from reelgraph import graph
 from reelgraph.graph import NodeError, RunContext
 

@@ -6,12 +6,28 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from reelgraph import graph
-from reelgraph.graph import (NODE_API_VERSION, Any, Bool, Choice, DeclarationError, Float, Image, Input,
-                             Int, List, MediaRef, ModelNeed, Node, Output, Param, Resources, T, Text)
+from reelgraph.graph import (
+    NODE_API_VERSION,
+    Any,
+    Bool,
+    Choice,
+    DeclarationError,
+    Float,
+    Image,
+    Input,
+    Int,
+    List,
+    MediaRef,
+    ModelNeed,
+    Node,
+    Output,
+    Param,
+    Resources,
+    T,
+    Text,
+)
 from reelgraph.graph.node import NodeSpec, PortSpec
-
 
 # ----------------------------------------------------------------------------------------------
 # A good node

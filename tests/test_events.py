@@ -10,7 +10,6 @@ import json
 
 import pytest
 from conftest import make_workflow
-
 from reelgraph import graph
 from reelgraph.graph import EVENT_KINDS, Event, RunResult
 

@@ -10,10 +10,9 @@ import time
 
 import pytest
 from conftest import make_workflow
-from stubnodes import CpuSleepNode, GpuSleepNode, SleepNode
-
 from reelgraph import graph
 from reelgraph.graph import ArtifactStore, Cache, LocalExecutor
+from stubnodes import CpuSleepNode, GpuSleepNode, SleepNode
 
 
 def run(wf, registry, cache_dir=None, **kwargs):

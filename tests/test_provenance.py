@@ -9,7 +9,6 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
-
 from reelgraph import graph
 from reelgraph.graph import PROVENANCE_KEY, WorkflowError
 from reelgraph.nodes.common import ffmpeg

@@ -13,7 +13,6 @@ import textwrap
 import types
 
 import pytest
-
 from reelgraph import graph
 from reelgraph.graph import DeclarationError, Input, Int, Node, Output, Param, Registry, Text
 from reelgraph.graph import registry as registry_mod

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from conftest import RESOURCES, make_workflow
-
 from reelgraph import graph
 from reelgraph.graph import NodeError, RunContext, ShotValue
 

@@ -7,11 +7,29 @@ import math
 import sys
 
 import pytest
-
 from reelgraph.graph import types as t
-from reelgraph.graph.types import (Any, Audio, Bool, Choice, Float, Image, Int, List, MediaRef, Shot,
-                                   ShotValue, T, Text, Video, check_value, decode, digest, encode,
-                                   link_mode, parse_type)
+from reelgraph.graph.types import (
+    Any,
+    Audio,
+    Bool,
+    Choice,
+    Float,
+    Image,
+    Int,
+    List,
+    MediaRef,
+    Shot,
+    ShotValue,
+    T,
+    Text,
+    Video,
+    check_value,
+    decode,
+    digest,
+    encode,
+    link_mode,
+    parse_type,
+)
 
 SCALARS = [Text, Int, Float, Bool, Choice, Image, Video, Audio, Shot]
 

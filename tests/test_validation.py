@@ -7,7 +7,6 @@ import re
 
 import pytest
 from conftest import load_resource, make_workflow, resource
-
 from reelgraph import graph
 from reelgraph.graph import Int, List, Node, Output, Param, Text, WorkflowError, compile_workflow
 from reelgraph.graph import workflow as wfmod

@@ -17,13 +17,26 @@ import string
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from stubnodes import make_registry
-
 from reelgraph import graph
-from reelgraph.graph import (Bool, Choice, Float, Input, Int, Issue, List, Node, Output, Param, Shot, Text,
-                             WorkflowError, compile_workflow)
+from reelgraph.graph import (
+    Bool,
+    Choice,
+    Float,
+    Input,
+    Int,
+    Issue,
+    List,
+    Node,
+    Output,
+    Param,
+    Shot,
+    Text,
+    WorkflowError,
+    compile_workflow,
+)
 from reelgraph.graph import types as t
 from reelgraph.graph import workflow as wfmod
+from stubnodes import make_registry
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FEW = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -15,10 +15,20 @@ import pytest
 from mediaprobe import frame_difference, probe, video_frames
 from PIL import Image as PILImage
 from PIL import ImageDraw
-
 from reelgraph import graph
-from reelgraph.graph import (Cancelled, CancelToken, Image, Int, Node, NodeError, Output, Param, Registry,
-                             RunContext, WorkflowError)
+from reelgraph.graph import (
+    Cancelled,
+    CancelToken,
+    Image,
+    Int,
+    Node,
+    NodeError,
+    Output,
+    Param,
+    Registry,
+    RunContext,
+    WorkflowError,
+)
 from reelgraph.nodes.common import ffmpeg
 from reelgraph.nodes.video.extend import ExtendVideoNode
 from reelgraph.nodes.video.image_to_video import ImageToVideoNode

@@ -10,13 +10,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 from conftest import load_resource, make_workflow, resource
-from stubnodes import make_registry
-
 from reelgraph import graph
 from reelgraph.graph import Int, Node, Output, Param, Registry, Text, WorkflowError
 from reelgraph.graph import workflow as wfmod
 from reelgraph.workflows import names as example_names
 from reelgraph.workflows import path as example_path
+from stubnodes import make_registry
 
 VALID_FIXTURES = ["wf_valid_story.json", "wf_valid_minimal.json", "wf_v0_as_v1.json", "wf_cycle.json",
                   "wf_every_error.json"]  # structurally valid (the last two fail validation, not loading)

@@ -13,7 +13,6 @@ import shutil
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from mediaprobe import frame_difference, probe, video_frames
 from reelgraph import graph
 from reelgraph.graph import WorkflowError

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from ._media import rate as exact_rate
+from reelgraph.nodes.common.measure import rate as exact_rate
 
 RATE = 48000  # audio of the assembled video (common.audio.RATE)
 KINDS = ("cut", "crossfade", "fade_black")

@@ -1,7 +1,8 @@
 from reelgraph.graph import Choice, Float, Input, List, Node, NodeError, Output, Param, Resources, Text, Video
 from reelgraph.nodes.common import ffmpeg
+from reelgraph.nodes.common import measure as _media
 
-from . import _media, _timeline
+from . import _timeline
 from ._timeline import KINDS
 
 

@@ -1,7 +1,6 @@
 from reelgraph.graph import Audio, Float, Input, Node, Output, Param, Resources, Video
 from reelgraph.nodes.common import ffmpeg
-
-from . import _media
+from reelgraph.nodes.common import measure as _media
 
 RATE = 48000
 

@@ -1,19 +1,16 @@
-"""Small vectorised audio helpers shared by the audio nodes (and io.load_audio).
+"""Small vectorised audio helpers shared by the audio nodes.
 
 Everything works on float32 arrays shaped (samples, channels) at ``common.audio.RATE``.
 """
 
 from __future__ import annotations
 
-import os
-import wave
-
 import numpy as np
-
 from reelgraph.nodes.common import audio as caudio
+from reelgraph.nodes.common.audio import n_samples
 
 RATE = caudio.RATE
-CHUNK = 1 << 20  # frames converted to PCM at a time by write_wav_lean
+CHUNK = 1 << 20  # samples handled at a time by the chunked helpers
 
 
 def db(value: float) -> float:
@@ -21,33 +18,8 @@ def db(value: float) -> float:
     return float(10.0 ** (value / 20.0))
 
 
-def n_samples(seconds: float) -> int:
-    return int(round(float(seconds) * RATE))
-
-
 def silence(seconds: float, channels: int = caudio.CHANNELS) -> np.ndarray:
     return np.zeros((n_samples(seconds), channels), dtype=np.float32)
-
-
-def write_wav_lean(path: str | os.PathLike, x: np.ndarray, chunk: int = CHUNK) -> dict:
-    """The same 16-bit WAV as ``common.audio.write_wav`` (byte for byte), converted in chunks.
-
-    ``write_wav`` makes several full-size temporaries; for a 30-minute bed that is gigabytes, so
-    long arrays are clipped, scaled and rounded ``chunk`` frames at a time.
-    """
-    x = np.asarray(x, dtype=np.float32)
-    if x.ndim == 1:
-        x = x[:, None]
-    if len(x) <= chunk:
-        return caudio.write_wav(path, x)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(x.shape[1])
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        for i in range(0, len(x), chunk):
-            part = x[i:i + chunk]
-            w.writeframes((np.clip(part, -1.0, 1.0) * 32767.0).round().astype("<i2").tobytes())
-    return caudio.audio_meta(x, RATE)
 
 
 def peak_rms(x: np.ndarray, chunk: int = CHUNK) -> tuple[float, float]:

@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-
 from reelgraph.nodes.common.draw import stable_int
 
 from ._dsp import RATE, db, fade, peak_rms

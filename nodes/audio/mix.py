@@ -1,10 +1,8 @@
 import numpy as np
-
 from reelgraph.graph import Audio, Float, Input, List, Node, NodeError, Output, Param, Resources
-from reelgraph.nodes.common.audio import CHANNELS, fit_length, read_audio
+from reelgraph.nodes.common.audio import CHANNELS, fit_length, n_samples, read_audio, write_wav
 
-from ._dsp import (RATE, db, fade, frame_rms, frames_to_samples, limit, n_samples, ramp_envelope,
-                   write_wav_lean)
+from ._dsp import RATE, db, fade, frame_rms, frames_to_samples, limit, ramp_envelope
 
 HOP = RATE // 100  # ducking is computed on 10 ms frames
 GATE_DB = -45.0  # a voice "sounds" where its 10 ms RMS is above this
@@ -88,7 +86,7 @@ class MixNode(Node):
         fade(out, 0.0, 0.005)  # a track cut by `seconds` ends without a click
         out = limit(out, -1.0)
         path = ctx.temp_path(".wav")
-        meta = write_wav_lean(path, out)
+        meta = write_wav(path, out)
         ctx.progress(1.0, "done")
         return ctx.store_file(path, "audio", **meta, voices=len(clips), music=bed is not None)
 

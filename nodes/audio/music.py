@@ -1,8 +1,8 @@
-from reelgraph.graph import Audio, Float, Int, NodeError, Node, Output, Param, Resources, Text
+from reelgraph.graph import Audio, Float, Int, Node, NodeError, Output, Param, Resources, Text
 from reelgraph.nodes.common import backends
+from reelgraph.nodes.common.audio import write_wav
 
 from . import _music
-from ._dsp import write_wav_lean
 
 
 class MusicNode(Node):
@@ -34,7 +34,7 @@ class MusicNode(Node):
         ctx.progress(0.0, f"composing: {plan.describe()}")
         samples = _music.render(seconds, plan, progress=lambda f: ctx.progress(f, "synthesising"))
         path = ctx.temp_path(".wav")
-        meta = write_wav_lean(path, samples)
+        meta = write_wav(path, samples)
         ctx.progress(1.0, "done")
         return ctx.store_file(path, "audio", **meta, mood=mood[:200], key=plan.key_name,
                               chords=plan.chords, tempo=plan.tempo, seed=seed)

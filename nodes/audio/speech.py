@@ -5,12 +5,11 @@ import subprocess
 import tempfile
 
 import numpy as np
-
 from reelgraph.graph import Audio, Input, Int, Node, NodeError, Output, Param, Resources, Text
 from reelgraph.nodes.common import backends
-from reelgraph.nodes.common.audio import read_audio
+from reelgraph.nodes.common.audio import read_audio, write_wav
 
-from ._dsp import RATE, db, silence, write_wav_lean
+from ._dsp import RATE, db, silence
 
 _VOICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_+\-./]*$")
 INSTALL_HINT = "espeak-ng is not installed: narration is silent (apt-get install espeak-ng)"
@@ -63,7 +62,7 @@ class SpeechNode(Node):
         else:
             samples, engine = _speak(ctx, exe, text, voice, speed, pitch), "espeak-ng"
         path = ctx.temp_path(".wav")
-        meta = write_wav_lean(path, samples)
+        meta = write_wav(path, samples)
         ctx.progress(1.0, "done")
         return ctx.store_file(path, "audio", **meta, text=text[:200], engine=engine, voice=voice)
 

@@ -8,7 +8,6 @@ import wave
 from pathlib import Path
 
 import numpy as np
-
 from reelgraph.graph import NodeError
 
 from . import ffmpeg
@@ -17,18 +16,26 @@ RATE = 48000  # every audio node works at 48 kHz stereo; loaders resample to it
 CHANNELS = 2
 
 
-def write_wav(path: str | os.PathLike, samples: np.ndarray, rate: int = RATE) -> dict:
-    """Write 16-bit PCM WAV; returns the metadata for ``ctx.store_file(path, "audio", **meta)``."""
+def write_wav(path: str | os.PathLike, samples: np.ndarray, rate: int = RATE, chunk: int = 1 << 20) -> dict:
+    """Write 16-bit PCM WAV; returns the metadata for ``ctx.store_file(path, "audio", **meta)``.
+
+    Converted ``chunk`` frames at a time: a 30-minute bed never needs full-size temporaries.
+    """
     x = np.asarray(samples, dtype=np.float32)
     if x.ndim == 1:
         x = x[:, None]
-    pcm = (np.clip(x, -1.0, 1.0) * 32767.0).round().astype("<i2")
     with wave.open(str(path), "wb") as w:
-        w.setnchannels(pcm.shape[1])
+        w.setnchannels(x.shape[1])
         w.setsampwidth(2)
         w.setframerate(int(rate))
-        w.writeframes(pcm.tobytes())
+        for i in range(0, len(x), chunk):
+            part = x[i:i + chunk]
+            w.writeframes((np.clip(part, -1.0, 1.0) * 32767.0).round().astype("<i2").tobytes())
     return audio_meta(x, rate)
+
+
+def n_samples(seconds: float, rate: int = RATE) -> int:
+    return int(round(float(seconds) * rate))
 
 
 def audio_meta(samples: np.ndarray, rate: int = RATE) -> dict:

@@ -1,4 +1,17 @@
-from reelgraph.graph import Bool, Choice, Float, Image, Input, Int, Node, NodeError, Output, Param, Resources, Text
+from reelgraph.graph import (
+    Bool,
+    Choice,
+    Float,
+    Image,
+    Input,
+    Int,
+    Node,
+    NodeError,
+    Output,
+    Param,
+    Resources,
+    Text,
+)
 from reelgraph.nodes.common import backends
 from reelgraph.nodes.common.frames import even
 

@@ -2,7 +2,6 @@ from reelgraph.graph import Choice, Image, Input, Int, Node, NodeError, Output, 
 from reelgraph.nodes.common import backends
 from reelgraph.nodes.common.frames import even
 
-
 MAX_SIDE = 8192
 
 

@@ -1,8 +1,7 @@
-from pathlib import Path
 
 from reelgraph.graph import Audio, Float, Node, NodeError, Output, Param, Text
-from reelgraph.nodes.audio._dsp import n_samples, write_wav_lean
-from reelgraph.nodes.common.audio import RATE, fit_length, read_audio
+from reelgraph.nodes.common import files
+from reelgraph.nodes.common.audio import RATE, fit_length, n_samples, read_audio, write_wav
 
 
 class LoadAudioNode(Node):
@@ -21,17 +20,7 @@ class LoadAudioNode(Node):
 
     @classmethod
     def fingerprint(cls, values, workspace):
-        """Size and modification time of the file, so editing it re-runs the node."""
-        value = values.get("path")
-        if not value:
-            return None
-        try:
-            p = Path(value).expanduser()
-            p = p if p.is_absolute() else Path(workspace) / p
-            st = p.stat()
-        except (OSError, ValueError):
-            return "missing"
-        return f"{st.st_size}:{st.st_mtime_ns}"
+        return files.path_fingerprint(values, workspace)
 
     def run(self, ctx, path, start, seconds):
         file = ctx.user_path(path, "path")
@@ -55,6 +44,6 @@ class LoadAudioNode(Node):
                          f"padded with silence to {seconds:g} s")
             x = fit_length(x, n)
         out = ctx.temp_path(".wav")
-        meta = write_wav_lean(out, x)
+        meta = write_wav(out, x)
         ctx.progress(1.0, "done")
         return ctx.store_file(out, "audio", **meta, source=file.name, source_duration=round(total, 6))

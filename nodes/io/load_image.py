@@ -1,7 +1,7 @@
 import warnings
-from pathlib import Path
 
 from reelgraph.graph import Image, Node, NodeError, Output, Param, Resources, Text
+from reelgraph.nodes.common import files
 
 _FORMATS = "PNG, JPEG, WebP, GIF, BMP or TIFF"
 MAX_PIXELS = 8192 * 8192
@@ -21,15 +21,7 @@ class LoadImageNode(Node):
 
     @classmethod
     def fingerprint(cls, values, workspace):
-        value = values.get("path") or ""
-        if not value:
-            return None
-        try:
-            raw = Path(value).expanduser()
-            st = (raw if raw.is_absolute() else Path(workspace) / raw).stat()
-        except (OSError, ValueError):
-            return "missing"
-        return f"{st.st_size}:{st.st_mtime_ns}"
+        return files.path_fingerprint(values, workspace)
 
     def run(self, ctx, path):
         from PIL import Image as PILImage

@@ -1,8 +1,7 @@
-from pathlib import Path
 
 from reelgraph.graph import Float, Node, NodeError, Output, Param, Resources, Text, Video
-from reelgraph.nodes.assemble import _media
-from reelgraph.nodes.common import ffmpeg
+from reelgraph.nodes.common import ffmpeg, files
+from reelgraph.nodes.common import measure as _media
 
 _IMAGE_FORMATS = ("image2", "_pipe", "png", "mjpeg", "webp", "bmp", "tiff")
 
@@ -24,15 +23,7 @@ class LoadVideoNode(Node):
 
     @classmethod
     def fingerprint(cls, values, workspace):
-        value = values.get("path") or ""
-        if not value:
-            return None
-        try:
-            raw = Path(value).expanduser()
-            st = (raw if raw.is_absolute() else Path(workspace) / raw).stat()
-        except (OSError, ValueError):
-            return "missing"
-        return f"{st.st_size}:{st.st_mtime_ns}"
+        return files.path_fingerprint(values, workspace)
 
     def run(self, ctx, path, start, seconds):
         src = ctx.user_path(path, "path")

@@ -4,8 +4,9 @@ import tempfile
 from pathlib import Path
 
 from reelgraph.graph import Bool, Choice, Input, Node, NodeError, Output, Param, Resources, Text, Video
-from reelgraph.nodes.assemble import _media, _subs
 from reelgraph.nodes.common import ffmpeg, provenance
+from reelgraph.nodes.common import measure as _media
+from reelgraph.nodes.common import subrip as _subs
 
 FORMATS = ("mp4", "webm")
 # quality -> (x264 preset, x264 CRF), (VP9 deadline, cpu-used, CRF), Opus bitrate

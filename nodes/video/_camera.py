@@ -19,10 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageFilter
-
 from reelgraph.graph import NodeError
-
-from ._yuv import rgb_to_planes
+from reelgraph.nodes.common.yuv import rgb_to_planes
 
 CAMERAS = ("static", "push_in", "pull_out", "pan_left", "pan_right", "tilt_up", "tilt_down",
            "orbit_left", "orbit_right")
@@ -182,7 +180,7 @@ def supersample_factor(width: int, height: int, budget: float = 48e6) -> int:
 
 class Renderer:
     """Renders views of one RGB picture at the output size, as Y, Cb, Cr planes (see the module
-    docstring and ``_yuv``): each frame is a tuple of three "L" images, Y at the output size and the
+    docstring and ``common.yuv``): each frame is a tuple of three "L" images, Y at the output size and the
     chroma planes at half of it."""
 
     def __init__(self, picture: Image.Image, size: tuple[int, int]):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from PIL import Image
-
 from reelgraph.graph import NodeError
 from reelgraph.nodes.common import ffmpeg
 

@@ -1,14 +1,35 @@
 from PIL import Image as PILImage
-
-from reelgraph.graph import (Bool, Choice, Float, Input, Int, Node, NodeError, Output, Param, Resources, Text,
-                             Video)
+from reelgraph.graph import (
+    Bool,
+    Choice,
+    Float,
+    Input,
+    Int,
+    Node,
+    NodeError,
+    Output,
+    Param,
+    Resources,
+    Text,
+    Video,
+)
 from reelgraph.nodes.common import backends, ffmpeg
 from reelgraph.nodes.common.frames import even, frame_at
+from reelgraph.nodes.common.yuv import YuvWriter, iter_yuv
 
-from ._camera import (AMPLITUDE_DOC, CAMERA_DOC, CAMERAS, MOTION_DOC, Renderer, View, check_camera,
-                      extend_views, fit_picture, padded_canvas)
+from ._camera import (
+    AMPLITUDE_DOC,
+    CAMERA_DOC,
+    CAMERAS,
+    MOTION_DOC,
+    Renderer,
+    View,
+    check_camera,
+    extend_views,
+    fit_picture,
+    padded_canvas,
+)
 from ._media import video_info
-from ._yuv import YuvWriter, iter_yuv
 
 
 class ExtendVideoNode(Node):

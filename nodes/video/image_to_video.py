@@ -1,12 +1,34 @@
-from reelgraph.graph import (Choice, Float, Image, Input, Int, Node, NodeError, Output, Param, Resources,
-                             Text, Video)
+from reelgraph.graph import (
+    Choice,
+    Float,
+    Image,
+    Input,
+    Int,
+    Node,
+    NodeError,
+    Output,
+    Param,
+    Resources,
+    Text,
+    Video,
+)
 from reelgraph.nodes.common import backends
 from reelgraph.nodes.common.frames import even
+from reelgraph.nodes.common.yuv import YuvWriter, rgb_to_planes
 
-from ._camera import (AMPLITUDE_DOC, CAMERA_DOC, CAMERAS, MOTION_DOC, Renderer, blend, check_camera, ease,
-                      fit_picture, shot_views)
+from ._camera import (
+    AMPLITUDE_DOC,
+    CAMERA_DOC,
+    CAMERAS,
+    MOTION_DOC,
+    Renderer,
+    blend,
+    check_camera,
+    ease,
+    fit_picture,
+    shot_views,
+)
 from ._media import MAX_SIDE, open_image
-from ._yuv import YuvWriter, rgb_to_planes
 
 
 class ImageToVideoNode(Node):

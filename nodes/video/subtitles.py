@@ -1,5 +1,18 @@
-from reelgraph.graph import (Bool, Choice, Float, Input, Int, List, Node, NodeError, Output, Param, Resources,
-                             Text, Video)
+from reelgraph.graph import (
+    Bool,
+    Choice,
+    Float,
+    Input,
+    Int,
+    List,
+    Node,
+    NodeError,
+    Output,
+    Param,
+    Resources,
+    Text,
+    Video,
+)
 from reelgraph.nodes.common.draw import caption_image
 
 from ._media import encode, even_size, video_info, video_meta

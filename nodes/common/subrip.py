@@ -1,4 +1,4 @@
-"""Private: checking SubRip text before it is muxed or written beside a video."""
+"""Checking SubRip text before it is muxed or written beside a video."""
 
 from __future__ import annotations
 

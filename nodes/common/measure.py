@@ -1,4 +1,4 @@
-"""Private helpers of the assemble and io video nodes: exact stream facts and frame rates.
+"""Exact stream facts and frame rates (the assemble and io video nodes).
 
 ``common.ffmpeg.probe`` reports a frame count estimated from the container duration (which
 includes a longer audio track) and no pixel format; assembling clips to ±1 frame and deciding

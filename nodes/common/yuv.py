@@ -1,8 +1,9 @@
-"""Frames as Y'CbCr 4:2:0 planes, streamed straight to and from ffmpeg (private helper).
+"""Frames as Y'CbCr 4:2:0 planes, streamed straight to and from ffmpeg.
 
-``common.frames.VideoWriter`` takes RGB frames and lets ffmpeg convert them; the camera renders of
-``image_to_video``/``extend`` instead resample the three 4:2:0 planes themselves (half the pixels of
-RGB) and hand them to x264 as they are, which roughly halves the per-frame cost. The colour matrix is
+The camera renders of ``image_to_video``/``extend`` resample the three 4:2:0 planes themselves (half
+the pixels of RGB) and hand them to x264 as they are, which roughly halves the per-frame cost against
+piping RGB for ffmpeg to convert (what moviepy's writer does). ``common.frames.VideoWriter`` wraps this
+for RGB frames. The colour matrix is
 the one ffmpeg uses for untagged RGB input (BT.601, limited range), so the result looks the same.
 """
 
@@ -18,7 +19,6 @@ from typing import Iterator
 
 import numpy as np
 from PIL import Image
-
 from reelgraph.graph import NodeError
 from reelgraph.nodes.common import ffmpeg
 
@@ -64,7 +64,7 @@ def _rate(fps: float) -> str:
 class YuvWriter:
     """Writes yuv420p frames (three planes, or raw bytes) to an H.264 MP4 as they come.
 
-    A context manager like ``common.frames.VideoWriter``: on an exception the partial file is removed.
+    A context manager: on an exception the partial file is removed.
     ``still``: the frames will all be the same (a static shot), so they should decode identically.
     """
 
