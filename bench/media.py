@@ -58,7 +58,7 @@ def peak_rss_60s_1080p(tmp: Path) -> tuple[float, float, float]:
     Returns (peak RSS of the whole process tree, peak of the Python process alone, video seconds).
     """
     import psutil
-    overrides = {"story.script": long_1080p_script(), "keyframe.resolution": "540"}
+    overrides = {"story.script": long_1080p_script(), "keyframe.resolution": 540}
     code = ("import sys; from reelgraph import graph; from reelgraph.workflows import path; "
             f"r = graph.run(path('storyboard_to_clip'), overrides={overrides!r}, cache={str(tmp / 'c')!r}); "
             "assert r.ok, r.failures; v = r.outputs['save']['video']; "

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import make_workflow
-from mediaprobe import audio_samples, probe
+from mediaprobe import audio_samples, probe, rms
 from reelgraph import graph
 from reelgraph.graph import Cancelled, CancelToken, NodeError, RunContext
 from reelgraph.nodes.audio import _music
@@ -107,7 +107,7 @@ def speech(ctx, text, **kw):
 
 def mix(ctx, **kw):
     values = dict(music=None, voices=None, starts=None, seconds=0.0, music_db=-12.0, voice_db=0.0,
-                  duck_db=-10.0, fade_out=1.5)
+                  duck_db=-10.0, fade_out=1.5, format="wav")
     values.update(kw)
     return node("audio.mix").run(ctx, **values)
 
@@ -122,7 +122,7 @@ def test_the_audio_nodes_are_registered_with_the_contract_ports():
         "audio.music": ([], ["mood", "seconds", "tempo", "seed", "backend", "model"]),
         "audio.speech": (["text"], ["voice", "speed", "pitch", "seed", "backend", "model"]),
         "audio.mix": (["music", "voices", "starts"],
-                      ["seconds", "music_db", "voice_db", "duck_db", "fade_out"]),
+                      ["seconds", "music_db", "voice_db", "duck_db", "fade_out", "format"]),
         "io.load_audio": ([], ["path", "start", "seconds"]),
     }
     for type_id, (inputs, params) in expect.items():
@@ -523,3 +523,16 @@ def test_chunked_wav_writing_gives_the_same_bytes_as_one_piece(tmp_path):
     meta = write_wav(tmp_path / "b.wav", x, chunk=1000)
     assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
     assert meta["samples"] == len(x)
+
+
+def test_mix_can_deliver_aac_that_sounds_like_the_wav(ctx):
+    bed = music(ctx, seconds=3.0)
+    wav = mix(ctx, music=bed, seconds=3.0)
+    m4a = mix(ctx, music=bed, seconds=3.0, format="m4a")
+    assert m4a.ext == ".m4a" and m4a.codec == "aac" and wav.codec == "pcm_s16le"
+    info = probe(m4a.path)["audio"][0]
+    assert info["codec"] == "aac" and info["sample_rate"] == 48000
+    assert abs(info["duration"] - 3.0) <= 1 / 24
+    a, b = samples(wav), samples(m4a)
+    n = min(len(a), len(b))
+    assert abs(rms(a[:n]) - rms(b[:n])) < 0.1 * rms(a[:n])

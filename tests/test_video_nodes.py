@@ -30,6 +30,7 @@ from reelgraph.graph import (
     WorkflowError,
 )
 from reelgraph.nodes.common import ffmpeg
+from reelgraph.nodes.video.caption import CaptionNode
 from reelgraph.nodes.video.extend import ExtendVideoNode
 from reelgraph.nodes.video.image_to_video import ImageToVideoNode
 from reelgraph.nodes.video.interpolate import InterpolateVideoNode
@@ -477,6 +478,40 @@ def test_captions_can_sit_at_the_top(ctx):
     base = video_frames(clip.path)[0]
     assert band_change(frames, base, slice(0, H // 3))[3] > 3
     assert band_change(frames, base, slice(H * 2 // 3, H))[3] < 1
+
+
+def caption(ctx, clip, text, **kw):
+    args = dict(start=0.0, end=0.0, font_size=0, position="bottom")
+    args.update(kw)
+    return CaptionNode().run(ctx, video=clip, text=text, **args)
+
+
+def test_caption_burns_one_text_between_start_and_end_of_the_clip(ctx):
+    clip = store_clip(ctx, "color=c=0x506070:s=160x90:r=12", 2.0, audio=True)
+    ref = caption(ctx, clip, "A SHOT CAPTION", start=0.5, end=1.25)  # frames 6..14
+    frames, base = video_frames(ref.path), video_frames(clip.path)[0]
+    bottom = band_change(frames, base, slice(H * 2 // 3, H))
+    on = [i for i, d in enumerate(bottom) if d > 3]
+    assert 5 <= on[0] <= 7 and 14 <= on[-1] <= 16
+    assert max(band_change(frames, base, slice(0, H // 3))) < 1
+    assert probe(ref.path)["audio"] and len(frames) == 24
+
+
+def test_caption_without_end_lasts_to_the_clip_end_and_an_empty_text_changes_nothing(ctx):
+    clip = store_clip(ctx, "color=c=0x506070:s=160x90:r=12", 1.0)
+    frames, base = video_frames(caption(ctx, clip, "ALL ALONG").path), video_frames(clip.path)[0]
+    assert min(band_change(frames, base, slice(H * 2 // 3, H))) > 3
+    assert caption(ctx, clip, "  ") is clip
+
+
+def test_caption_refuses_times_outside_the_clip_naming_the_field(ctx):
+    clip = store_clip(ctx, "color=c=0x506070:s=160x90:r=12", 1.0)
+    with pytest.raises(NodeError) as e:
+        caption(ctx, clip, "X", start=0.8, end=0.4)
+    assert e.value.field == "end"
+    with pytest.raises(NodeError) as e:
+        caption(ctx, clip, "X", start=3.0)
+    assert e.value.field == "start"
 
 
 def test_subtitles_refuse_lists_of_different_lengths_and_non_videos(ctx):

@@ -112,16 +112,22 @@ def test_main_job_subtitles_match_the_shots_within_one_frame(main_run):
 
 
 def test_main_job_captions_are_burned_in_while_they_are_on(main_run, main_video):
-    # Compare the final frames with the pre-caption concat at each cue's midpoint: the caption band
-    # at the bottom changes, the top of the frame does not.
+    # Each shot is captioned before assembly. At every cue's midpoint the final frame's bottom band
+    # differs from the uncaptioned clip's frame at that moment, the top of the frame does not.
     cues = srt_cues(main_run.value("subtitles.srt"))
-    plain = video_frames(main_run.value("concat.video").path)
+    narrated = [i for i, s in enumerate(main_run.value("story.shots")) if s.narration.strip()]
+    starts = main_run.value("concat.starts")
+    plain_clips = main_run.value("upscale.video")
     final = video_frames(main_video.path)
-    for a, b, _ in cues:
-        f = int(round((a + b) / 2 * 24))
-        bottom = frame_difference(plain[f][-160:], final[f][-160:])
-        top = frame_difference(plain[f][:200], final[f][:200])
+    for (a, b, _), i in zip(cues, narrated):
+        mid = (a + b) / 2
+        plain = video_frames(plain_clips[i].path)[int(round((mid - starts[i]) * 24))]
+        f = final[int(round(mid * 24))]
+        bottom = frame_difference(plain[-160:], f[-160:])
+        top = frame_difference(plain[:200], f[:200])
         assert bottom > 3 * top + 2, (a, b, bottom, top)
+    # and no caption where the storyboard has no narration (shot 3 is dialogue: it is captioned too)
+    assert len(cues) == len(narrated)
 
 
 def test_main_job_shots_are_visually_distinct(main_run, main_video):
@@ -168,7 +174,7 @@ def test_editing_one_shot_recomputes_only_that_shot_and_the_assembly(main_run, m
                        on_event=lambda ev: ev.event == "node_started" and started.__setitem__(ev.node, ev.data))
     assert result.ok
     # each per-shot node made one call (the edited shot) and took the five others from the cache
-    for node in ("expand", "keyframe", "animate", "upscale"):
+    for node in ("expand", "keyframe", "animate", "upscale", "caption"):
         assert (started[node]["calls"], started[node]["cached_calls"]) == (6, 5), node
     assert {"concat", "subtitles", "mux", "save"} <= set(result.ran)
     # narration did not change and the music's length neither: both come from the cache

@@ -1,5 +1,6 @@
 import numpy as np
-from reelgraph.graph import Audio, Float, Input, List, Node, NodeError, Output, Param, Resources
+from reelgraph.graph import Audio, Choice, Float, Input, List, Node, NodeError, Output, Param, Resources
+from reelgraph.nodes.common import ffmpeg
 from reelgraph.nodes.common.audio import CHANNELS, fit_length, n_samples, read_audio, write_wav
 
 from ._dsp import RATE, db, fade, frame_rms, frames_to_samples, limit, ramp_envelope
@@ -31,9 +32,12 @@ class MixNode(Node):
                         f"over {ATTACK:g} s before the voice and lifts over {RELEASE:g} s after it.")
     fade_out = Param(Float, default=1.5, min=0.0, max=60.0, step=0.1,
                      doc="The music fades out over the last seconds of the mix (voices are not faded).")
-    audio = Output(Audio, doc="The mix: 48 kHz stereo WAV, peak-limited to -1 dBFS (never clips).")
+    format = Param(Choice, default="wav", choices=("wav", "m4a"), wirable=False,
+                   doc="wav: lossless, for further processing; m4a: AAC, encoded once here so that "
+                       "assemble.mux_audio can copy it (a re-run after a picture edit skips the encode).")
+    audio = Output(Audio, doc="The mix: 48 kHz stereo, peak-limited to -1 dBFS (never clips).")
 
-    def run(self, ctx, music, voices, starts, seconds, music_db, voice_db, duck_db, fade_out):
+    def run(self, ctx, music, voices, starts, seconds, music_db, voice_db, duck_db, fade_out, format):
         wired_empty = voices is not None and len(voices) == 0
         voices = list(voices or [])
         if music is None and not voices:
@@ -87,6 +91,13 @@ class MixNode(Node):
         out = limit(out, -1.0)
         path = ctx.temp_path(".wav")
         meta = write_wav(path, out)
+        del out
+        meta.update(codec="pcm_s16le")
+        if format == "m4a":
+            wav, path = path, ctx.temp_path(".m4a")
+            ffmpeg.run(ctx, ["-i", str(wav), *ffmpeg.AAC, "-movflags", "+faststart", str(path)],
+                       duration=meta["duration"], what="encoding AAC", progress_span=(0.8, 1.0))
+            meta.update(codec="aac")
         ctx.progress(1.0, "done")
         return ctx.store_file(path, "audio", **meta, voices=len(clips), music=bed is not None)
 

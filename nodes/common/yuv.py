@@ -78,12 +78,14 @@ class YuvWriter:
         self.fps = float(fps)
         self.frames = 0
         self.frame_bytes = width * height * 3 // 2
+        # still: every frame the same; a finer first frame leaves x264 nothing to refine later, so all
+        # frames decode identically (ipratio only steers rate control: the clip stays stitchable).
+        x264_params = ffmpeg.X264_PARAMS + (":ipratio=4" if still else "")
         cmd = [ffmpeg.exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
                "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}", "-r", _rate(fps),
                "-i", "-", "-an", "-c:v", "libx264", "-preset", preset or PRESET, "-crf", str(crf),
-               "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(self.path)]
-        if still:  # every frame the same: a finer first frame leaves x264 nothing to refine later,
-            cmd[-1:-1] = ["-x264-params", "ipratio=4"]  # so all frames decode identically
+               "-pix_fmt", "yuv420p", *ffmpeg.KEYFRAMES, "-x264-params", x264_params,
+               "-movflags", "+faststart", str(self.path)]
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.PIPE)
         self._tail: deque[bytes] = deque(maxlen=8)

@@ -95,33 +95,41 @@ class SubtitlesNode(Node):
         if not burn or not captions:
             return {"video": video, "srt": srt}
 
-        width, height = info["width"], info["height"]
-        out_w, out_h, to_even = even_size(info)
-        inputs = ["-i", info["path"]]
-        graph, label = [], "0:v"
-        for k, (a, b, text) in enumerate(captions, 1):
-            overlay = caption_image(text, width, height, font_size=font_size or None, position=position)
-            box = overlay.getbbox()
-            if box is None:
-                continue
-            x0, y0 = box[0] // 2 * 2, box[1] // 2 * 2  # even offsets keep 4:2:0 chroma aligned
-            png = ctx.temp_path(".png")
-            overlay.crop((x0, y0, box[2], box[3])).save(png)
-            inputs += ["-i", str(png)]
-            n_in = len(graph) + 1
-            graph.append(f"[{label}][{n_in}:v]overlay=x={x0}:y={y0}:eof_action=repeat:"
-                         f"enable='between(n,{a},{b - 1})'[c{n_in}]")
-            label = f"c{n_in}"
-            ctx.progress(0.05 * k / len(captions), "drawing captions")
-        if not graph:
-            return {"video": video, "srt": srt}
-        if to_even:
-            graph.append(f"[{label}]{to_even}[even]")
-            label = "even"
-        path = ctx.temp_path(".mp4")
-        encode(ctx, inputs, path, has_audio=info["has_audio"],
-               video_args=["-filter_complex", ";".join(graph), "-map", f"[{label}]"],
-               duration=duration, what="burning captions")
-        ref = ctx.store_file(path, "video", **video_meta(out_w, out_h, fps, frames, info["has_audio"],
-                                                         captions=len(captions)))
+        ref = burn_captions(ctx, video, info, captions, font_size=font_size, position=position)
         return {"video": ref, "srt": srt}
+
+
+def burn_captions(ctx, video, info: dict, captions, *, font_size: int, position: str):
+    """Draw (first frame, end frame, text) captions into ``video`` in one ffmpeg pass; the ref made
+    (``video`` itself when nothing is drawn). Shared with ``video.caption``."""
+    fps = float(info["fps"])
+    frames = int(info.get("frames") or round(info["duration"] * fps))
+    width, height = info["width"], info["height"]
+    out_w, out_h, to_even = even_size(info)
+    inputs = ["-i", info["path"]]
+    graph, label = [], "0:v"
+    for k, (a, b, text) in enumerate(captions, 1):
+        overlay = caption_image(text, width, height, font_size=font_size or None, position=position)
+        box = overlay.getbbox()
+        if box is None:
+            continue
+        x0, y0 = box[0] // 2 * 2, box[1] // 2 * 2  # even offsets keep 4:2:0 chroma aligned
+        png = ctx.temp_path(".png")
+        overlay.crop((x0, y0, box[2], box[3])).save(png)
+        inputs += ["-i", str(png)]
+        n_in = len(graph) + 1
+        graph.append(f"[{label}][{n_in}:v]overlay=x={x0}:y={y0}:eof_action=repeat:"
+                     f"enable='between(n,{a},{b - 1})'[c{n_in}]")
+        label = f"c{n_in}"
+        ctx.progress(0.05 * k / len(captions), "drawing captions")
+    if not graph:
+        return video
+    if to_even:
+        graph.append(f"[{label}]{to_even}[even]")
+        label = "even"
+    path = ctx.temp_path(".mp4")
+    encode(ctx, inputs, path, has_audio=info["has_audio"],
+           video_args=["-filter_complex", ";".join(graph), "-map", f"[{label}]"],
+           duration=frames / fps, what="burning captions")
+    return ctx.store_file(path, "video", **video_meta(out_w, out_h, fps, frames, info["has_audio"],
+                                                     captions=len(captions)))
