@@ -276,6 +276,259 @@ def test_cancelling_a_concat_leaves_nothing_stored(tmp_path, clips, media):
 
 
 # ---------------------------------------------------------------------------------------------
+# assemble.concat: the fast path (copy what no transition touches, render around the transitions)
+
+PACK_FPS = 24
+UV = {"red": (90, 240), "blue": (240, 110), "green": (54, 34), "grey": (128, 128)}
+
+
+def make_pack_clip(path, frames, colour="red", *, size=(W, H), fps=PACK_FPS, still=False, preset=None,
+                   tone=None, x264_params=None):
+    """A clip with the pack's intermediate settings (common.yuv.YuvWriter): a bar that moves one step
+    per frame over a flat colour, so a frame out of place shows. ``tone``: add a sine (AAC), video copied."""
+    from unittest import mock
+
+    from reelgraph.nodes.common.yuv import YuvWriter
+    w, h = size
+    u, v = UV[colour]
+    x = np.arange(w)
+    params = mock.patch.object(ffmpeg, "X264_PARAMS", x264_params or ffmpeg.X264_PARAMS)
+    with params, YuvWriter(path, w, h, fps, still=still, preset=preset) as writer:
+        for k in range(frames):
+            row = np.where((x - 3 * k) % w < w // 4, 200, 90).astype(np.uint8)
+            y = np.repeat(row[None, :], h, axis=0) if not still else np.full((h, w), 120, np.uint8)
+            writer.write(y.tobytes() + bytes([u]) * (w * h // 4) + bytes([v]) * (w * h // 4))
+    if tone:
+        silent = path.with_name(path.stem + "-silent.mp4")
+        path.rename(silent)
+        subprocess.run([ffmpeg.exe(), "-v", "error", "-y", "-i", str(silent), "-f", "lavfi", "-i",
+                        f"sine=f={tone}:d={frames / fps}:r=48000", "-map", "0:v", "-map", "1:a", "-c:v", "copy",
+                        "-c:a", "aac", "-ac", "2", "-shortest", str(path)], check=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def pack_media(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pack")
+    return {
+        "a": (make_pack_clip(d / "a.mp4", 48, "red"), 48),
+        "b": (make_pack_clip(d / "b.mp4", 60, "blue"), 60),
+        "c": (make_pack_clip(d / "c.mp4", 73, "green"), 73),  # its last frame is a keyframe
+        "d": (make_pack_clip(d / "d.mp4", 36, "grey"), 36),
+        "still": (make_pack_clip(d / "still.mp4", 48, "blue", still=True), 48),
+        "veryfast": (make_pack_clip(d / "veryfast.mp4", 48, "green", preset="veryfast"), 48),
+        "unstitchable": (make_pack_clip(d / "unstitchable.mp4", 48, "green", x264_params="stitchable=0"), 48),
+        "a_tone": (make_pack_clip(d / "a_tone.mp4", 48, "red", tone=440), 48),
+        "c_tone": (make_pack_clip(d / "c_tone.mp4", 73, "green", tone=660), 73),
+        "big": (make_pack_clip(d / "big.mp4", 48, "grey", size=(2 * W, 2 * H)), 48),
+        "fps30": (make_pack_clip(d / "fps30.mp4", 60, "grey", fps=30), 60),
+    }
+
+
+@pytest.fixture
+def pack(ctx, pack_media):
+    def ref(name):
+        path, frames = pack_media[name]
+        fps = 30 if name == "fps30" else PACK_FPS
+        size = (2 * W, 2 * H) if name == "big" else (W, H)
+        return ctx.store_file(path, "video", width=size[0], height=size[1], fps=float(fps), frames=frames,
+                              duration=frames / fps, has_audio=name.endswith("_tone"))
+    return ref
+
+
+def whole_timeline(monkeypatch):
+    """Make concat take its fallback, the single whole-timeline ffmpeg render."""
+    from reelgraph.nodes.assemble import _smart
+    monkeypatch.setattr(_smart, "concat", lambda *a, **k: (None, "turned off by the test"))
+
+
+def decodes_cleanly(path):
+    out = subprocess.run([ffmpeg.exe(), "-v", "error", "-i", str(path), "-f", "null", "-"],
+                         capture_output=True, text=True, check=False)
+    return out.returncode == 0 and out.stderr == ""
+
+
+def assert_same_pictures(fast, slow):
+    a, b = video_frames(fast["video"].path), video_frames(slow["video"].path)
+    assert len(a) == len(b) == fast["video"].meta["frames"] == slow["video"].meta["frames"]
+    diffs = [np.abs(x - y).mean() for x, y in zip(a, b)]
+    assert max(diffs) < 2.0, (int(np.argmax(diffs)), max(diffs))  # re-encoding noise only
+    # a frame out of place would differ by far more (the bar moves 3 px a frame)
+    shifted = [np.abs(x - y).mean() for x, y in zip(a[1:], b[:-1])]
+    assert np.median(shifted) > 5 * max(np.median(diffs), 0.2)
+
+
+MAIN_LIKE = ["", "crossfade", "cut", "fade_black", "crossfade"]
+
+
+def test_fast_path_copies_the_untouched_frames_and_matches_the_whole_timeline_render(ctx, pack, monkeypatch):
+    videos = [pack(n) for n in ("a", "b", "c", "d", "a")]
+    fast = concat(ctx, videos, transitions=MAIN_LIKE, transition_seconds=0.5)
+    m = fast["video"].meta
+    assert m["smart"] is True, m.get("smart_skipped")
+    assert m["copied_frames"] > m["rendered_frames"] > 0
+    total = 48 + 60 + 73 + 36 + 48 - 2 * 12
+    assert m["frames"] == total and m["copied_frames"] + m["rendered_frames"] == total
+    v = probe(fast["video"].path)["video"][0]
+    assert (v["codec"], v["width"], v["height"], v["fps"], v["pix_fmt"], v["frames"]) == \
+        ("h264", W, H, 24.0, "yuv420p", total)
+    assert decodes_cleanly(fast["video"].path)
+    whole_timeline(monkeypatch)
+    slow = concat(ctx, videos, transitions=MAIN_LIKE, transition_seconds=0.5)
+    assert slow["video"].meta["smart"] is False
+    assert (fast["starts"], fast["ends"], fast["duration"]) == (slow["starts"], slow["ends"], slow["duration"])
+    assert_same_pictures(fast, slow)
+
+
+@pytest.mark.parametrize("kind, seconds", [("crossfade", 0.5), ("fade_black", 0.5), ("fade_black", 0.54),
+                                           ("crossfade", 1.0), ("cut", 0.5)])
+def test_fast_path_transitions_look_like_the_whole_timeline_ones(ctx, pack, monkeypatch, kind, seconds):
+    videos = [pack("a"), pack("b"), pack("c")]
+    fast = concat(ctx, videos, transition=kind, transition_seconds=seconds)
+    assert fast["video"].meta["smart"] is True
+    assert decodes_cleanly(fast["video"].path)
+    whole_timeline(monkeypatch)
+    slow = concat(ctx, videos, transition=kind, transition_seconds=seconds)
+    assert (fast["starts"], fast["ends"], fast["duration"]) == (slow["starts"], slow["ends"], slow["duration"])
+    assert_same_pictures(fast, slow)
+    frames = video_frames(fast["video"].path, gray=False)
+    if kind == "crossfade" and seconds == 0.5:  # red→blue blend mid-transition (frames 36..47)
+        r, _, b = colour(frames[42])
+        assert 70 < r < 190 and 70 < b < 190
+    if kind == "fade_black" and seconds == 0.5:
+        assert colour(frames[48]).max() < 20  # the first frame of the incoming clip is black
+
+
+def test_fast_path_keeps_the_clips_sound(ctx, pack, monkeypatch):
+    videos = [pack("a_tone"), pack("b"), pack("c_tone")]
+    fast = concat(ctx, videos, transition="crossfade", transition_seconds=0.5)
+    assert fast["video"].meta["smart"] is True and fast["video"].meta["has_audio"] is True
+    p = probe(fast["video"].path)
+    (a,) = p["audio"]
+    assert (a["codec"], a["sample_rate"], a["channels"]) == ("aac", 48000, 2)
+    whole_timeline(monkeypatch)
+    slow = concat(ctx, videos, transition="crossfade", transition_seconds=0.5)
+    x, y = audio_samples(fast["video"].path), audio_samples(slow["video"].path)
+    assert abs(len(x) - len(y)) <= 1024 and abs(a["duration"] - fast["duration"]) <= FRAME
+    n = min(len(x), len(y))
+    assert np.abs(x[:n] - y[:n]).max() < 1e-3  # the same sound graph
+    assert rms(x[int(0.2 * 48000): int(1.2 * 48000)]) > 0.04  # a's tone, then b's silence
+    assert rms(x[int(2.1 * 48000): int(2.9 * 48000)]) < 0.003
+    assert_same_pictures(fast, slow)
+
+
+def test_the_fast_path_is_deterministic(ctx, pack):
+    a = concat(ctx, [pack("a"), pack("b"), pack("c")], transitions=["crossfade", "fade_black"])
+    b = concat(ctx, [pack("a"), pack("b"), pack("c")], transitions=["crossfade", "fade_black"])
+    assert a["video"].meta["smart"] is True and a["video"].digest == b["video"].digest
+
+
+def test_still_clips_and_moving_ones_join_the_fast_way(ctx, pack):
+    # still=True only steers x264's rate control: the parameter sets are the same
+    out = concat(ctx, [pack("still"), pack("a"), pack("still")], transition="crossfade")
+    assert out["video"].meta["smart"] is True
+    assert decodes_cleanly(out["video"].path)
+    assert probe(out["video"].path)["video"][0]["frames"] == 3 * 48 - 2 * 12
+
+
+@pytest.mark.parametrize("names, fit, reason", [
+    (("a", "unstitchable"), "error", "clip 2 was encoded with other H.264 settings"),  # other PPS
+    (("a", "veryfast"), "error", "clip 2: reordered frames (B-frames)"),  # another x264 preset
+    (("red", "a"), "error", "clip 1: reordered frames"),  # made elsewhere (libx264's defaults)
+    (("a", "big"), "scale", "clip 2 is 320×180, not 160×90"),
+    (("a", "fps30"), "scale", "clip 2 runs at 30 fps, not 24"),
+])
+def test_the_fallback_renders_what_cannot_be_copied(ctx, pack, clips, names, fit, reason):
+    videos = [clips[n] if n in clips else pack(n) for n in names]
+    out = concat(ctx, videos, transition="crossfade", transition_seconds=0.25, fit=fit)
+    m = out["video"].meta
+    assert m["smart"] is False and m["smart_skipped"].startswith(reason)
+    assert probe(out["video"].path)["video"][0]["frames"] == m["frames"]
+
+
+def test_cancelling_the_fast_path_leaves_nothing_stored(tmp_path, pack_media):
+    token = CancelToken()
+    seen = []
+
+    def emit(kind, **kw):
+        if kind == "node_progress":
+            seen.append(kw.get("message"))
+            if kw.get("message") == "rendering a transition":
+                token.cancel()
+
+    ctx = RunContext.standalone(tmp_path / "c", cancel=token, emit=emit)
+    videos = [ctx.store_file(pack_media[n][0], "video", width=W, height=H, fps=24.0, frames=pack_media[n][1],
+                             duration=pack_media[n][1] / 24, has_audio=False) for n in ("a", "b", "c")]
+    before = sorted(p for p in ctx.store.objects.rglob("*") if p.is_file())
+    with pytest.raises(Cancelled):
+        concat(ctx, videos)
+    ctx.cleanup()
+    assert "rendering a transition" in seen
+    assert sorted(p for p in ctx.store.objects.rglob("*") if p.is_file()) == before
+    assert list(ctx.store.tmp_dir.iterdir()) == []
+
+
+def test_the_fast_path_output_is_one_avc1_track_with_the_clips_parameter_sets(ctx, pack):
+    from reelgraph.nodes.assemble import _mp4
+    out = concat(ctx, [pack("a"), pack("b"), pack("c")], transitions=["fade_black", "crossfade"])
+    t, a = _mp4.read_video(out["video"].path), _mp4.read_video(pack("a").path)
+    assert t.avcc == a.avcc and t.other_tracks == [] and not t.has_ctts
+    assert set(t.deltas) == {t.timescale // 24}
+    assert t.keyframes() == t.sync and t.sync[0] == 0
+    with open(out["video"].path, "rb") as f:  # faststart: the index before the media data
+        head = f.read(64)
+    ftyp = int.from_bytes(head[:4], "big")
+    assert head[4:8] == b"ftyp" and head[ftyp + 4:ftyp + 8] == b"moov"
+
+
+# planning, in frames: which stretches are copied and which rendered
+
+def _plan(frames, kinds, seconds=0.5):
+    from fractions import Fraction
+
+    from reelgraph.nodes.assemble import _timeline
+    clips = [_timeline.Clip(i, "", W, H, 24.0, n, False) for i, n in enumerate(frames)]
+    return _timeline.plan(clips, kinds, seconds, Fraction(24))[0]
+
+
+def test_segments_copy_from_keyframes_and_render_around_transitions():
+    from reelgraph.nodes.assemble._timeline import Copy, Render, segments
+    p = _plan([96] * 6, ["crossfade", "cut", "fade_black", "crossfade", "fade_black"])
+    keys = [[0, 24, 48, 72]] * 6
+    segs = segments(p, keys)
+    assert sum(s.frames for s in segs) == p.total == 6 * 96 - 2 * 12
+    pos = 0
+    for s in segs:
+        if isinstance(s, Copy):
+            assert s.first in keys[s.clip] and pos == p.starts[s.clip] + s.first
+        else:
+            assert s.start == pos
+        pos += s.frames
+    renders = [s for s in segs if isinstance(s, Render)]
+    # crossfade: 12 blended frames, then on to the incoming clip's keyframe at 24;
+    # fade_black: the outgoing tail (7 frames, one to spare) and the incoming clip up to its keyframe
+    assert [(r.windows, r.frames) for r in renders] == [
+        ({0: (84, 96), 1: (0, 24)}, 24), ({2: (89, 96), 3: (0, 24)}, 31),
+        ({3: (84, 96), 4: (0, 24)}, 24), ({4: (89, 96), 5: (0, 24)}, 31)]
+    assert [(s.clip, s.first, s.end) for s in segs if isinstance(s, Copy)][1:3] == [(1, 24, 96), (2, 0, 89)]
+
+
+def test_segments_never_put_two_keyframes_side_by_side():
+    from reelgraph.nodes.assemble._timeline import Copy, Render, segments
+    # clip 0's last frame (72) is a keyframe and a cut follows: it is rendered, and so the render
+    # runs on into clip 1 up to its next keyframe rather than being one (key)frame long
+    p = _plan([73, 48], ["cut"])
+    segs = segments(p, [[0, 24, 48, 72], [0, 24]])
+    assert [(type(s).__name__, s.frames) for s in segs] == [("Copy", 72), ("Render", 25), ("Copy", 24)]
+    assert segs[1].windows == {0: (72, 73), 1: (0, 24)}
+    # short clips with no keyframe past their transitions are rendered whole
+    p = _plan([24, 20, 24], ["crossfade", "crossfade"])
+    segs = segments(p, [[0], [0], [0]])
+    assert [type(s) for s in segs] == [Copy, Render]
+    assert p.trans == [10, 10] and segs[1].windows == {0: (14, 24), 1: (0, 20), 2: (0, 24)}
+
+
+# ---------------------------------------------------------------------------------------------
 # assemble.mux_audio
 
 def video_packets(path):
@@ -496,3 +749,18 @@ def test_editing_the_loaded_file_makes_the_engine_load_it_again(tmp_path, media)
     again = graph.run(wf, cache=tmp_path / "cache", workspace=tmp_path)
     assert again.ran == ["load"]
     assert again.value("load.video").meta["frames"] == 36 != first.value("load.video").meta["frames"]
+
+
+def test_mux_copies_aac_of_the_videos_length_instead_of_re_encoding_it(ctx, clips, media, tmp_path):
+    # audio.mix format=m4a delivers AAC of the video's length: mux copies its packets as they are
+    m4a = tmp_path / "bed.m4a"
+    subprocess.run([ffmpeg.exe(), "-v", "error", "-y", "-i", str(media["bed"]), "-t", "2", "-c:a", "aac",
+                    "-ar", "48000", "-ac", "2", str(m4a)], check=True)
+    audio = ctx.store_file(m4a, "audio", sample_rate=48000, channels=2, duration=2.0, codec="aac")
+    ref = node("assemble.mux_audio").run(ctx, video=clips["green"], audio=audio, gain_db=0.0)["video"]
+    with av.open(str(ref.path)) as c:
+        muxed = [bytes(p) for p in c.demux(audio=0) if p.size]
+    with av.open(str(audio.path)) as c:
+        source = [bytes(p) for p in c.demux(audio=0) if p.size]
+    assert muxed == source[:len(muxed)] and len(muxed) >= len(source) - 1
+    assert abs(probe(ref.path)["audio"][0]["duration"] - 2.0) <= FRAME

@@ -2,7 +2,7 @@ from reelgraph.graph import Choice, Float, Input, List, Node, NodeError, Output,
 from reelgraph.nodes.common import ffmpeg
 from reelgraph.nodes.common import measure as _media
 
-from . import _timeline
+from . import _smart, _timeline
 from ._timeline import KINDS
 
 
@@ -68,8 +68,16 @@ class ConcatNode(Node):
         # the sound is read through inputs of its own (see _timeline.filter_graphs)
         sounding = [c.index for c in clips if c.has_audio]
         audio_inputs = {i: len(clips) + k for k, i in enumerate(sounding)} if audio else None
-        vgraph, agraph, vout, aout = _timeline.filter_graphs(plan, width, height, fit, audio_inputs)
         out = ctx.temp_path(".mp4")
+        # fast path: copy the frames no transition touches, render only around the transitions
+        smart, why_not = _smart.concat(ctx, plan, width, height, sounding, out)
+        if smart is not None:
+            ctx.progress(1.0, "joined")
+            meta = {"width": width, "height": height, "fps": float(rate), "frames": plan.total,
+                    "duration": round(plan.total / float(rate), 6), "has_audio": audio}
+            return {"video": ctx.store_file(out, "video", **meta, transitions=kinds, smart=True, **smart),
+                    "starts": starts, "ends": ends, "duration": total}
+        vgraph, agraph, vout, aout = _timeline.filter_graphs(plan, width, height, fit, audio_inputs)
         args = []
         for c in clips:
             args += ["-an", "-i", c.path]
@@ -86,7 +94,8 @@ class ConcatNode(Node):
         ctx.progress(1.0, "joined")
         meta = _media.measured_meta(out, fps=float(rate))
         meta["has_audio"] = audio
-        return {"video": ctx.store_file(out, "video", **meta, transitions=kinds),
+        return {"video": ctx.store_file(out, "video", **meta, transitions=kinds, smart=False,
+                                         smart_skipped=why_not),
                 "starts": starts, "ends": ends, "duration": total}
 
 
