@@ -47,7 +47,7 @@ def main_job_and_edit(tmp: Path) -> tuple[float, float]:
     return full, edit
 
 
-def long_1080p_script(seconds_per_shot: float = 10.0) -> str:
+def long_1080p_script(seconds_per_shot: float = 10.2) -> str:
     script = _script()
     return re.sub(r"duration: \d+(\.\d+)?", f"duration: {seconds_per_shot:g}", script)
 

@@ -764,3 +764,36 @@ def test_mux_copies_aac_of_the_videos_length_instead_of_re_encoding_it(ctx, clip
         source = [bytes(p) for p in c.demux(audio=0) if p.size]
     assert muxed == source[:len(muxed)] and len(muxed) >= len(source) - 1
     assert abs(probe(ref.path)["audio"][0]["duration"] - 2.0) <= FRAME
+
+
+# ---------------------------------------------------------------------------------------------
+# assemble.timeline: the cut planned before rendering
+
+def timeline(ctx, durations, transitions=None, transition="crossfade", transition_seconds=0.5, fps=24):
+    return node("assemble.timeline").run(ctx, durations=durations, transitions=transitions,
+                                         transition=transition, transition_seconds=transition_seconds, fps=fps)
+
+
+@pytest.mark.parametrize("transitions", [None, ["cut", "crossfade", "fade_black"], ["crossfade", "cut"]])
+def test_timeline_plans_the_same_cut_as_concat_renders(ctx, clips, transitions):
+    videos = [clips["red"], clips["blue"], clips["green"]]
+    rendered = concat(ctx, videos, transitions=transitions)
+    planned = timeline(ctx, [1.0, 1.5, 2.0], transitions=transitions)
+    for key in ("starts", "ends", "duration"):
+        assert planned[key] == rendered[key], key
+
+
+def test_timeline_clear_times_exclude_the_crossfades(ctx):
+    t = timeline(ctx, [4, 4, 4, 4], transitions=["", "crossfade", "cut", "fade_black"])
+    assert t["starts"] == [0.0, 3.5, 7.5, 11.5] and t["duration"] == 15.5
+    assert t["clear_in"] == [0.0, 0.5, 0.0, 0.0]  # only shot 2 begins inside a crossfade
+    assert t["clear_out"] == [3.5, 4.0, 4.0, 4.0]  # only shot 1 ends inside one
+    assert t["clear_starts"] == [0.0, 4.0, 7.5, 11.5] and t["clear_ends"] == [3.5, 7.5, 11.5, 15.5]
+
+
+def test_timeline_refuses_bad_input_naming_the_field(ctx):
+    for kwargs, field in (({"durations": []}, "durations"), ({"durations": [1.0, 0.01]}, "durations"),
+                          ({"durations": [1.0, 1.0], "transitions": ["wipe"]}, "transitions")):
+        with pytest.raises(NodeError) as e:
+            timeline(ctx, **kwargs)
+        assert e.value.field == field and e.value.fix

@@ -509,6 +509,7 @@ def test_caption_refuses_times_outside_the_clip_naming_the_field(ctx):
     with pytest.raises(NodeError) as e:
         caption(ctx, clip, "X", start=0.8, end=0.4)
     assert e.value.field == "end"
+    assert caption(ctx, clip, "X", start=0.5, end=0.5) is clip  # no time to show it: left as it is
     with pytest.raises(NodeError) as e:
         caption(ctx, clip, "X", start=3.0)
     assert e.value.field == "start"

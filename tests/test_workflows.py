@@ -103,11 +103,18 @@ def test_main_job_sound_is_music_and_narration_not_silence(main_video):
 def test_main_job_subtitles_match_the_shots_within_one_frame(main_run):
     cues = srt_cues(main_run.value("subtitles.srt"))
     narrated = [i for i, s in enumerate(main_run.value("story.shots")) if s.narration.strip()]
-    starts = main_run.value("concat.starts")
+    # the cut was planned before rendering; the assembled video follows the plan
+    assert main_run.value("concat.starts") == main_run.value("timeline.starts")
+    assert main_run.value("concat.duration") == main_run.value("timeline.duration")
+    starts, ends = main_run.value("timeline.starts"), main_run.value("timeline.ends")
     assert len(cues) == len(narrated)
     for (a, b, text), i in zip(cues, narrated):
-        assert abs(a - starts[i]) <= 1 / 24 + 1e-3
-        assert b > a
+        # a subtitle shows while its shot stands alone: from the end of the crossfade into it to the
+        # start of the crossfade out of it (at cuts and fades, the shot's own start and end)
+        overlap_in = max(0.0, ends[i - 1] - starts[i]) if i else 0.0
+        overlap_out = max(0.0, ends[i] - starts[i + 1]) if i + 1 < len(starts) else 0.0
+        assert abs(a - (starts[i] + overlap_in)) <= 1 / 24 + 1e-3
+        assert abs(b - (ends[i] - overlap_out)) <= 1 / 24 + 1e-3
         assert text.split()[0] in main_run.value("story.shots")[i].narration
 
 
@@ -177,8 +184,8 @@ def test_editing_one_shot_recomputes_only_that_shot_and_the_assembly(main_run, m
     for node in ("expand", "keyframe", "animate", "upscale", "caption"):
         assert (started[node]["calls"], started[node]["cached_calls"]) == (6, 5), node
     assert {"concat", "subtitles", "mux", "save"} <= set(result.ran)
-    # narration did not change and the music's length neither: both come from the cache
-    assert "voice" not in result.ran and "music" not in result.ran
+    # narration, timing and music did not change: they come from the cache
+    assert not {"voice", "music", "mix", "timeline"} & set(result.ran)
     new_frames = result.value("animate.video")
     old_frames = main_run.value("animate.video")
     changed = [i for i, (a, b) in enumerate(zip(old_frames, new_frames)) if a.digest != b.digest]

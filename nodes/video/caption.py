@@ -28,12 +28,15 @@ class CaptionNode(Node):
         frames = int(info.get("frames") or round(info["duration"] * fps))
         first = round(start * fps)
         last = frames if end == 0 else min(frames, round(end * fps))
-        if end and end <= start:
-            raise NodeError(f"end {end:g} s is not after start {start:g} s", field="end",
+        if end and end < start:
+            raise NodeError(f"end {end:g} s is before start {start:g} s", field="end",
                             fix="set end after start, or 0 for the clip's end")
         if first >= frames:
             raise NodeError(f"start {start:g} s is past the clip's end ({frames / fps:g} s)", field="start",
                             fix="start the caption within the clip")
+        if last <= first:
+            ctx.warn(f"the caption would show for no time ({start:g}–{end:g} s): the clip is left as it is")
+            return video
         caption = _clean(text or "")
         if not caption:
             return video
