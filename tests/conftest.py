@@ -8,6 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from reelgraph import graph  # noqa: E402
 from stubnodes import make_registry  # noqa: E402
 
 RESOURCES = Path(__file__).parent / "resources"
@@ -17,6 +18,19 @@ RESOURCES = Path(__file__).parent / "resources"
 def _isolated_cache(tmp_path, monkeypatch):
     """No test ever touches the user's real cache."""
     monkeypatch.setenv("REELGRAPH_CACHE_DIR", str(tmp_path / "user-cache"))
+
+
+@pytest.fixture
+def ctx(tmp_path):
+    """A RunContext for calling a node's run() directly; its workspace is tmp_path."""
+    return graph.RunContext.standalone(tmp_path)
+
+
+def node(type_id: str):
+    """An instance of a registered node type (node tests call its run() directly)."""
+    spec = graph.default_registry().get(type_id)
+    assert spec is not None, f"{type_id} is not registered"
+    return spec.cls()
 
 
 @pytest.fixture

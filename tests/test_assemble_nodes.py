@@ -8,7 +8,7 @@ import wave
 import av
 import numpy as np
 import pytest
-from conftest import make_workflow
+from conftest import make_workflow, node
 from mediaprobe import audio_samples, probe, rms, video_frames
 from reelgraph import graph
 from reelgraph.graph import Cancelled, CancelToken, NodeError, RunContext
@@ -16,12 +16,6 @@ from reelgraph.nodes.common import ffmpeg
 
 W, H, FPS = 160, 90, 24
 FRAME = 1 / FPS
-
-
-def node(type_id: str):
-    spec = graph.default_registry().get(type_id)
-    assert spec is not None, f"{type_id} is not registered"
-    return spec.cls()
 
 
 def make_clip(path, color="red", seconds=1.0, size=(W, H), fps=FPS, tone=None, vcodec="libx264"):
@@ -68,11 +62,6 @@ def media(tmp_path_factory):
         "bed": make_wav(d / "bed.wav", 3.0),
         "short_bed": make_wav(d / "short.wav", 0.5),
     }
-
-
-@pytest.fixture
-def ctx(tmp_path):
-    return RunContext.standalone(tmp_path)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_workflow
+from conftest import make_workflow, node
 from mediaprobe import audio_samples, probe, rms
 from reelgraph import graph
 from reelgraph.graph import Cancelled, CancelToken, NodeError, RunContext
@@ -25,12 +25,6 @@ RATE = 48000
 NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 HAS_ESPEAK = bool(shutil.which("espeak-ng") or shutil.which("espeak"))
 needs_espeak = pytest.mark.skipif(not HAS_ESPEAK, reason="espeak-ng is not installed")
-
-
-def node(type_id: str):
-    spec = graph.default_registry().get(type_id)
-    assert spec is not None, f"{type_id} is not registered"
-    return spec.cls()
 
 
 class Recorder:

@@ -5,23 +5,12 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest import make_workflow
+from conftest import make_workflow, node
 from reelgraph import graph
 from reelgraph.graph import NodeError, RunContext
 
 BUILTIN_TYPES = {"text.constant", "text.template", "text.join", "text.split", "number.constant",
                  "number.integer", "number.math", "list.build", "list.pick", "list.length"}
-
-
-def node(type_id: str):
-    spec = graph.default_registry().get(type_id)
-    assert spec is not None, f"{type_id} is not registered"
-    return spec.cls()
-
-
-@pytest.fixture
-def ctx(tmp_path):
-    return RunContext.standalone(tmp_path)
 
 
 def test_every_builtin_is_registered_from_the_builtin_pack():

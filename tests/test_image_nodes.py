@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import node
 from PIL import Image as PILImage
 from reelgraph import graph
 from reelgraph.graph import Cancelled, CancelToken, NodeError, RunContext
@@ -15,17 +16,6 @@ from reelgraph.graph import Cancelled, CancelToken, NodeError, RunContext
 FOX = "A red fox in fresh snow at sunrise, pine forest behind"
 CITY = "Two women talk in a neon city street at night"
 LIGHTHOUSE = "Wide view of a lighthouse on a cliff at dusk, waves crashing on the rocks below"
-
-
-def node(type_id: str):
-    spec = graph.default_registry().get(type_id)
-    assert spec is not None, f"{type_id} is not registered"
-    return spec.cls()
-
-
-@pytest.fixture
-def ctx(tmp_path):
-    return RunContext.standalone(tmp_path)
 
 
 def keyframe(ctx, prompt=FOX, *, aspect="16:9", resolution=90, width=1280, height=720, seed=1, label=None,

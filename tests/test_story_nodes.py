@@ -4,24 +4,13 @@ errors with line numbers, character consistency, determinism and per-shot cachin
 from __future__ import annotations
 
 import pytest
-from conftest import RESOURCES, make_workflow
+from conftest import RESOURCES, make_workflow, node
 from reelgraph import graph
 from reelgraph.graph import NodeError, RunContext, ShotValue
 
 BOARDS = RESOURCES / "storyboards"
 MARA = "an old lighthouse keeper, grey braid, yellow oilskin coat"
 FINN = "a ten-year-old boy, red scarf"
-
-
-def node(type_id: str):
-    spec = graph.default_registry().get(type_id)
-    assert spec is not None, f"{type_id} is not registered"
-    return spec.cls()
-
-
-@pytest.fixture
-def ctx(tmp_path):
-    return RunContext.standalone(tmp_path)
 
 
 def parse(ctx, script, **params):

@@ -41,11 +41,6 @@ W, H = 160, 90
 MOVES = ("push_in", "pull_out", "pan_left", "pan_right", "tilt_up", "tilt_down", "orbit_left", "orbit_right")
 
 
-@pytest.fixture
-def ctx(tmp_path):
-    return RunContext.standalone(tmp_path)
-
-
 # ---------------------------------------------------------------------------------------------
 # inputs made here: pictures (Pillow) and clips (ffmpeg's test sources)
 
