@@ -258,7 +258,7 @@ def test_upscale_refuses_absurd_sizes(ctx):
         upscale(ctx, wide, "x4")
     assert e.value.field == "mode" and "8192" in e.value.message and "smaller" in e.value.fix
     assert upscale(ctx, wide, "x2").width == 4200  # x2 still fits
-    from reelgraph.nodes.image.upscale import target_size
+    from reelgraph.nodes.common.frames import target_size
     with pytest.raises(NodeError) as e:
         target_size(160, 90, "to_size", 9000, 0)
     assert e.value.field == "width"

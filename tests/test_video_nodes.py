@@ -367,7 +367,7 @@ def test_upscale_refuses_sizes_above_8192_naming_the_field(ctx):
     assert e.value.field == "mode" and "8192" in e.value.message and e.value.fix
     with pytest.raises(NodeError) as e:
         upscale(ctx, wide, mode="to_size", width=0, height=90)  # 11812 wide
-    assert e.value.field == "width"
+    assert e.value.field == "height"  # the side the user set (the width follows from it)
     with pytest.raises(NodeError) as e:
         upscale(ctx, wide, mode="to_size", width=0, height=0)
     assert e.value.field == "width"

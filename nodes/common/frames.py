@@ -17,6 +17,37 @@ def even(n: float) -> int:
     return max(2, int(round(n / 2.0)) * 2)
 
 
+MAX_SIDE = 8192  # px a side: beyond this, encoders and memory give out before anyone needs it
+
+
+def target_size(src_w: int, src_h: int, mode: str, width: int, height: int) -> tuple[int, int]:
+    """The output size (even on both sides) for a mode; raises NodeError for sizes it refuses."""
+    if mode == "x2":
+        w, h = even(src_w * 2), even(src_h * 2)
+    elif mode == "x4":
+        w, h = even(src_w * 4), even(src_h * 4)
+    else:  # to_size
+        if width <= 0 and height <= 0:
+            raise NodeError("mode to_size needs a width or a height", field="width",
+                            fix="set width and/or height (0 on one side keeps the aspect ratio)")
+        if width > 0 and height > 0:
+            w, h = even(width), even(height)
+        elif width > 0:
+            w, h = even(width), even(width * src_h / src_w)
+        else:
+            w, h = even(height * src_w / src_h), even(height)
+    if max(w, h) > MAX_SIDE:
+        if mode != "to_size":
+            field = "mode"
+        elif width > 0 and height > 0:
+            field = "width" if w > MAX_SIDE else "height"
+        else:
+            field = "width" if width > 0 else "height"
+        raise NodeError(f"upscaling {src_w}×{src_h} ({mode}) would give {w}×{h}, over {MAX_SIDE} px a side",
+                        field=field, fix=f"pick a smaller mode or a to_size width/height within {MAX_SIDE} px")
+    return w, h
+
+
 def as_array(frame) -> np.ndarray:
     if isinstance(frame, np.ndarray):
         arr = frame

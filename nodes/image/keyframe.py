@@ -13,10 +13,9 @@ from reelgraph.graph import (
     Text,
 )
 from reelgraph.nodes.common import backends
-from reelgraph.nodes.common.frames import even
+from reelgraph.nodes.common.frames import MAX_SIDE, even
 
 ASPECTS = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1), "4:3": (4, 3), "21:9": (21, 9)}
-MAX_SIDE = 8192
 
 
 def frame_size(aspect: str, resolution: int, width: int, height: int) -> tuple[int, int]:

@@ -8,8 +8,6 @@ from PIL import Image
 from reelgraph.graph import NodeError
 from reelgraph.nodes.common import ffmpeg
 
-MAX_SIDE = 8192
-
 
 def video_info(ref, field: str = "video") -> dict:
     """Probe a wired Video; a file that is not a video is a NodeError naming ``field``."""

@@ -13,7 +13,7 @@ from reelgraph.graph import (
     Video,
 )
 from reelgraph.nodes.common import backends
-from reelgraph.nodes.common.frames import even
+from reelgraph.nodes.common.frames import MAX_SIDE, even
 from reelgraph.nodes.common.yuv import YuvWriter, rgb_to_planes
 
 from ._camera import (
@@ -28,7 +28,7 @@ from ._camera import (
     fit_picture,
     shot_views,
 )
-from ._media import MAX_SIDE, open_image
+from ._media import open_image
 
 
 class ImageToVideoNode(Node):

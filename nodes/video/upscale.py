@@ -1,8 +1,8 @@
-from reelgraph.graph import Choice, Input, Int, Node, NodeError, Output, Param, Resources, Video
+from reelgraph.graph import Choice, Input, Int, Node, Output, Param, Resources, Video
 from reelgraph.nodes.common import backends
-from reelgraph.nodes.common.frames import even
+from reelgraph.nodes.common.frames import MAX_SIDE, target_size
 
-from ._media import MAX_SIDE, encode, video_info, video_meta
+from ._media import encode, video_info, video_meta
 
 
 class UpscaleVideoNode(Node):
@@ -28,24 +28,7 @@ class UpscaleVideoNode(Node):
     def run(self, ctx, video, mode, width, height, method, backend, model):
         backends.resolve(ctx, backend)
         info = video_info(video)
-        w0, h0 = info["width"], info["height"]
-        if mode in ("x2", "x4"):
-            k = 2 if mode == "x2" else 4
-            w, h, field = w0 * k, h0 * k, "mode"
-        elif mode == "to_size":
-            if width <= 0 and height <= 0:
-                raise NodeError("to_size needs a width or a height", field="width",
-                                fix="set width and/or height (0 keeps the aspect from the other)")
-            w = width if width > 0 else w0 * height / h0
-            h = height if height > 0 else h0 * width / w0
-            field = "width" if w > MAX_SIDE else "height"
-        else:
-            raise NodeError(f"unknown mode {mode!r}", field="mode", fix="use x2, x4 or to_size")
-        w, h = even(w), even(h)
-        if max(w, h) > MAX_SIDE:
-            raise NodeError(f"the result would be {w}×{h}, above the {MAX_SIDE} px limit per side "
-                            f"(the clip is {w0}×{h0})", field=field,
-                            fix="choose a smaller factor or use to_size with a smaller size")
+        w, h = target_size(info["width"], info["height"], mode, width, height)
         frames = int(info.get("frames") or round(info["duration"] * info["fps"]))
         path = ctx.temp_path(".mp4")
         flags = "lanczos" if method == "lanczos" else "bicubic"
