@@ -1,7 +1,10 @@
 # make demo   set up .venv and render the main job, workflows/storyboard_to_clip.json, to out/demo.mp4
 #             (draft backends: no GPU, no model weights)
 # make test   set up .venv and run every test
+# make ui     set up .venv and open the visual editor on http://127.0.0.1:7860
 # make bench  print the benchmark figures (see BENCHMARKS.md)
+# make frontend        rebuild the canvas bundle ui/static/canvas.js from ui/frontend (needs Node 20 + npm)
+# make frontend-check  rebuild it and fail if it differs from the committed one (CI)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -9,7 +12,9 @@ STAMP := $(VENV)/.installed
 DEMO ?= workflows/storyboard_to_clip.json
 DEMO_OUT ?= out/demo.mp4
 
-.PHONY: demo test bench install sysdeps clean
+UI_PORT ?= 7860
+
+.PHONY: demo test bench install sysdeps browser clean ui frontend frontend-check
 
 # espeak-ng speaks the draft narration. Installed with apt where we can (root, or passwordless sudo);
 # without it the speech node warns and the animatic renders with timed silence instead.
@@ -23,6 +28,15 @@ sysdeps:
 	      echo "note: could not install espeak-ng; narration will be silent (apt-get install espeak-ng)"; \
 	  else echo "note: espeak-ng not found; narration will be silent (install espeak-ng)"; fi; }
 
+# The editor's browser tests drive Debian's chromium through Playwright (never a downloaded browser).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || [ -n "$$REELGRAPH_CHROMIUM" ] || { \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO="sudo -n"; \
+	  echo "installing chromium (for the editor's browser tests) with apt-get"; \
+	  $$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
+	    { $$SUDO apt-get update -q >/dev/null 2>&1 && $$SUDO apt-get install -y -q chromium >/dev/null 2>&1; } || \
+	    echo "note: could not install chromium; the browser tests will fail (apt-get install chromium)"; }
+
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -35,12 +49,25 @@ demo: install
 	$(BIN)/reelgraph run $(DEMO) -o $(DEMO_OUT)
 	@echo "play it: $(DEMO_OUT)   (captions: $(basename $(DEMO_OUT)).srt; restore its workflow: $(BIN)/reelgraph restore $(DEMO_OUT))"
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest
+
+ui: install
+	$(BIN)/reelgraph ui --port $(UI_PORT)
+
+# The bundle is committed (pip users need no Node); rebuild it after editing ui/frontend/src.
+frontend:
+	cd ui/frontend && npm ci --no-audit --no-fund --loglevel=error && npm run build
+
+frontend-check: frontend
+	@git diff --quiet -- ui/static/canvas.js || { \
+	  echo "ui/static/canvas.js differs from a fresh build of ui/frontend: run 'make frontend' and commit it" >&2; \
+	  git diff --stat -- ui/static/canvas.js >&2; exit 1; }
+	@echo "the committed canvas bundle matches a fresh build"
 
 bench: install
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/media.py
 
 clean:
-	rm -rf $(VENV) out build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) out build *.egg-info .pytest_cache .hypothesis ui/frontend/node_modules

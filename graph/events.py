@@ -29,6 +29,9 @@ class Event:
     message: str | None = None
     error: dict | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    # node_finished: the node's output values, for in-process listeners (the editor's previews).
+    # Not part of to_dict()/to_json(): values can be large and are not JSON.
+    outputs: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         d: dict[str, Any] = {"event": self.event, "run_id": self.run_id, "node": self.node,

@@ -458,7 +458,7 @@ class _Run:
         seconds = time.perf_counter() - self.node_t0[n]
         if cached:
             self.emit("node_cached", n, cached=True, seconds=seconds)
-        self.emit("node_finished", n, cached=cached, seconds=seconds)
+        self.emit("node_finished", n, cached=cached, seconds=seconds, outputs=self.values[n])
         for succ in self.graph.dag.successors(n):
             self.waiting[succ] -= 1
             if self.waiting[succ] == 0:

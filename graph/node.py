@@ -38,6 +38,7 @@ NODE_API_VERSION = "1.0"
 _NO_DEFAULT = object()
 _TYPE_ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?$")
+FILE_KINDS = ("image", "audio", "video", "any")
 _PORT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _RESERVED = {"run", "type", "version", "output", "cacheable", "deterministic", "resources", "models",
              "spec", "upgrade_params", "fingerprint", "category", "title",
@@ -60,6 +61,7 @@ class PortSpec:
     choices: tuple[str, ...] | None = None
     multiline: bool = False
     wirable: bool = True
+    file: str | None = None  # a path param: "image" | "audio" | "video" | "any" (editors show a file picker)
     name: str = ""
     port_name: str | None = None  # an output named like an input: declared under another attribute
 
@@ -92,7 +94,7 @@ class PortSpec:
             d.update(default=t.encode(self.default) if self.has_default else None,  # required: no default
                      min=self.min, max=self.max, step=self.step,
                      choices=list(self.choices) if self.choices else None,
-                     multiline=self.multiline, wirable=self.wirable)
+                     multiline=self.multiline, wirable=self.wirable, file=self.file)
         return d
 
 
@@ -104,15 +106,19 @@ def Input(type: t.PortType, *, required: bool = True, doc: str = "", label: str 
 def Param(type: t.PortType, default: _Any = _NO_DEFAULT, *, min: float | None = None,
           max: float | None = None, step: float | None = None, choices: Sequence[str] | None = None,
           multiline: bool = False, doc: str = "", label: str | None = None,
-          wirable: bool = True) -> _Any:
+          wirable: bool = True, file: str | None = None) -> _Any:
     """A widget with a default (and bounds or choices); it can also be wired like an input.
 
-    A param without a default is required: the workflow must set or wire it.
+    A param without a default is required: the workflow must set or wire it. ``file`` marks a Text
+    param that names a file ("image", "audio", "video" or "any"): editors offer a file picker.
     """
+    if file is not None and (file not in FILE_KINDS or type != t.Text):
+        raise DeclarationError(f"Param(file={file!r}): file must be one of {', '.join(FILE_KINDS)} "
+                               f"on a Text param")
     return PortSpec("param", type, doc=doc, label=label, default=default,
                     required=default is _NO_DEFAULT, min=min, max=max, step=step,
                     choices=tuple(choices) if choices is not None else None,
-                    multiline=multiline, wirable=wirable)
+                    multiline=multiline, wirable=wirable, file=file)
 
 
 def Output(type: t.PortType, *, doc: str = "", label: str | None = None, name: str | None = None) -> _Any:

@@ -183,7 +183,7 @@ def _write_outputs(result, out: Path | None) -> list[Path]:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="reelgraph")
 def cli() -> None:
-    """reelgraph: node-graph workflows for AI video, run from the command line."""
+    """reelgraph: node-graph workflows for AI video, from the command line or the editor (`reelgraph ui`)."""
     logging.basicConfig(level=logging.WARNING, format="reelgraph: %(levelname)s: %(message)s")
 
 
@@ -366,6 +366,42 @@ def nodes(as_json: bool) -> None:
 def schema() -> None:
     """Print the JSON Schema of the workflow format."""
     click.echo(json.dumps(_engine().json_schema(), indent=2))
+
+
+@cli.command()
+@click.argument("workflow", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=False)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but loopback needs --auth.")
+@click.option("--port", type=int, default=None, help="Port (default: 7860, or the next free one).")
+@click.option("--workspace", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for uploads and relative file paths (default: the user data dir).")
+@click.option("--auth", metavar="USER:PASSWORD", help="Require this login (needed beyond loopback).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the editor in the default browser.")
+@cache_dir_option
+def ui(workflow: Path | None, host: str, port: int | None, workspace: Path | None, auth: str | None,
+       open_browser: bool, cache_dir: Path | None) -> None:
+    """Open the visual editor in the browser (the storyboard workflow, or WORKFLOW, loaded)."""
+    try:
+        from reelgraph.ui import app
+    except ImportError as e:
+        raise click.ClickException(f"the editor needs Gradio ({e.name} is missing): "
+                                   "pip install 'reelgraph[ui]'") from None
+    creds = None
+    if auth:
+        user, sep, password = auth.partition(":")
+        if not sep or not user or not password:
+            raise click.BadParameter("use USER:PASSWORD", param_hint="--auth")
+        creds = (user, password)
+    if workflow is not None:
+        try:
+            _engine().load(workflow)
+        except Exception as e:  # WorkflowError or unreadable media: the same message as `run`
+            raise click.ClickException(f"cannot open {workflow}: {e}") from None
+    try:
+        app.launch(host=host, port=port, workspace=workspace, workflow=workflow, auth=creds,
+                   open_browser=open_browser, cache=cache_dir or True)
+    except app.EditorError as e:
+        raise click.ClickException(str(e)) from None
 
 
 @cli.group()

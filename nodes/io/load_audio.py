@@ -10,7 +10,7 @@ class LoadAudioNode(Node):
     type = "io.load_audio"
     version = "1.0.0"
 
-    path = Param(Text, default="",
+    path = Param(Text, default="", file="audio",
                  doc="The file, relative to the workflow's folder (it must lie inside it).")
     start = Param(Float, default=0.0, min=0.0, step=0.1, doc="Skip this many seconds at the beginning.")
     seconds = Param(Float, default=0.0, min=0.0, step=0.1,

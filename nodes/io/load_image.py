@@ -14,7 +14,7 @@ class LoadImageNode(Node):
     version = "1.0.0"
     resources = Resources(cpu=1)
 
-    path = Param(Text, default="",
+    path = Param(Text, default="", file="image",
                  doc=f"The image file, relative to the workflow's folder ({_FORMATS}). Phone photos are "
                      "turned upright from their EXIF orientation. Editing the file makes the node run again.")
     image = Output(Image, doc="The picture as an RGB PNG (transparent parts over black).")

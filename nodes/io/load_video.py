@@ -13,7 +13,7 @@ class LoadVideoNode(Node):
     version = "1.0.0"
     resources = Resources(cpu=1)
 
-    path = Param(Text, default="",
+    path = Param(Text, default="", file="video",
                  doc="The video file, relative to the workflow's folder (MP4, MOV, WebM, MKV, AVI...). "
                      "Editing the file makes the node run again.")
     start = Param(Float, default=0.0, min=0.0, step=0.1, doc="Skip this many seconds at the beginning.")

@@ -1,0 +1,269 @@
+"""The editor's back end (ui/session.py) without a browser: what Python does with what the canvas sends.
+
+Everything the browser sends is validated like the CLI's input; bad input answers with a message and
+changes nothing; runs of different sessions never see each other; served files stay in the run folder.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from reelgraph import graph
+from reelgraph.graph.errors import WorkflowError
+from reelgraph.ui.catalog import build_catalog
+from reelgraph.ui.session import Editor, EditorError
+
+RES = Path(__file__).parent / "resources"
+EDITOR = RES / "editor"
+
+
+def load(name: str) -> dict:
+    return json.loads((EDITOR / name).read_text())
+
+
+@pytest.fixture
+def upload_root(tmp_path):
+    root = tmp_path / "gradio-uploads"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def editor(tmp_path):
+    return Editor(tmp_path / "workspace", cache=tmp_path / "cache")
+
+
+def uploaded(upload_root: Path, name: str, data: bytes) -> str:
+    p = upload_root / "abc123" / name
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(data)
+    return str(p)
+
+
+def example(name: str) -> dict:
+    from reelgraph import workflows
+    return graph.load(workflows.path(name)).to_dict()
+
+
+def finish(editor: Editor, run) -> dict:
+    state = {}
+    for state in editor.states(run):
+        pass
+    return state
+
+
+# ---------------------------------------------------------------------------------------------- catalog
+def test_catalog_lists_every_registered_node_with_its_wiring_table_and_colours():
+    cat = build_catalog()
+    types = {n["type"] for n in cat["nodes"]}
+    assert types == {n["type"] for n in graph.default_registry().catalog()["nodes"]}
+    assert [c["id"] for c in cat["categories"]][:3] == ["story", "image", "video"]
+    assert cat["links"]["Video"]["Video"] == "direct"
+    assert "Text" not in cat["links"]["Video"], "a Video output must not feed a Text input"
+    assert cat["links"]["List[Video]"]["Video"] == "map"
+    assert cat["links"]["Int"]["Float"] == "direct"  # the same coercions as graph.types
+    assert all(c["color"].startswith("#") for c in cat["types"].values())
+    load_image = next(n for n in cat["nodes"] if n["type"] == "io.load_image")
+    assert next(p for p in load_image["params"] if p["name"] == "path")["file"] == "image"
+
+
+# ---------------------------------------------------------------------------------------------- checking
+def test_an_edit_marks_what_would_run_as_stale_and_what_is_cached_as_cached(editor):
+    wf = load("two_texts.json")
+    state = editor.check(wf, "tab")
+    assert {n: s["status"] for n, s in state["nodes"].items()} == {"hello": "stale", "greet": "stale"}
+    finish(editor, editor.start(wf, "tab"))
+    assert {n: s["status"] for n, s in editor.check(wf, "tab")["nodes"].items()} == {
+        "hello": "cached", "greet": "cached"}
+    wf["nodes"]["greet"]["params"]["template"] = "{a}, moon"
+    assert {n: s["status"] for n, s in editor.check(wf, "tab")["nodes"].items()} == {
+        "hello": "cached", "greet": "stale"}
+
+
+def test_check_reports_every_issue_with_node_and_field(editor):
+    state = editor.check(load("wrong_type.json"), "tab")
+    assert state["issues"] == [{"node": "line", "field": "a",
+                                "message": "expects Text, but still.image gives Image",
+                                "fix": "wire a Text output here, or convert still.image first"}]
+    assert "1 problem" in state["message"]
+
+
+def test_check_reports_a_cycle_with_its_path(editor):
+    state = editor.check(json.loads((RES / "wf_cycle.json").read_text()), "tab")
+    assert any("cycle" in i["message"] for i in state["issues"])
+
+
+def test_previews_of_the_last_run_survive_an_edit(editor):
+    wf = load("two_texts.json")
+    finish(editor, editor.start(wf, "tab"))
+    wf["nodes"]["greet"]["params"]["template"] = "{a}!"
+    state = editor.check(wf, "tab")
+    assert state["nodes"]["greet"]["previews"][0] == {"kind": "text", "text": "Hello, world", "port": "text"}
+
+
+# ---------------------------------------------------------------------------------------------- running
+def test_a_run_streams_states_from_queued_to_done_with_previews_and_the_output(editor):
+    wf = example("single_shot")
+    run = editor.start(wf, "tab")
+    seen = []
+    for state in editor.states(run):
+        seen.append({n: s["status"] for n, s in state["nodes"].items()})
+    assert len(seen) >= 2 and set(seen[0].values()) & {"queued", "running"}, "progress arrives before the end"
+    assert state["status"] == "done" and state["message"].startswith("Done in")
+    assert set(seen[-1].values()) == {"done"}
+    out = state["output"]
+    assert out["kind"] == "video" and out["url"].startswith("gradio_api/file=")
+    served = Path(out["url"].split("=", 1)[1])
+    assert served.is_file() and run.folder in served.parents, "served files lie in the run's own folder"
+    kinds = {p["kind"] for s in state["nodes"].values() for p in s.get("previews", [])}
+    assert {"image", "video"} <= kinds
+    for s in state["nodes"].values():
+        for p in s.get("previews", []):
+            if "url" in p:
+                assert run.folder in Path(p["url"].split("=", 1)[1]).parents
+
+
+def test_an_invalid_graph_is_refused_before_anything_runs(editor):
+    with pytest.raises(WorkflowError) as e:
+        editor.start(load("wrong_type.json"), "tab")
+    assert e.value.issues[0].node == "line"
+    assert editor._runs == {}
+
+
+def test_unknown_node_types_are_refused_by_name(editor):
+    with pytest.raises(EditorError, match="video.teleport"):
+        editor.start(load("unknown_type.json"), "tab")
+
+
+def test_a_path_that_escapes_the_workspace_fails_that_node_with_the_field_and_fix(editor):
+    state = finish(editor, editor.start(load("escape_path.json"), "tab"))
+    node = state["nodes"]["pic"]
+    assert state["status"] == "failed" and node["status"] == "failed"
+    assert node["error"]["field"] == "path" and "outside the workspace" in node["error"]["message"]
+    assert "inside the workflow's folder" in node["error"]["fix"]
+
+
+def test_a_failed_node_skips_its_downstream_and_keeps_finished_branches_cached(editor, tmp_path):
+    wf = load("two_texts.json")
+    wf["nodes"]["pic"] = {"type": "io.load_image", "params": {"path": "missing.png"}}
+    wf["nodes"]["big"] = {"type": "image.upscale"}
+    wf["edges"].append({"from": "pic.image", "to": "big.image"})
+    state = finish(editor, editor.start(wf, "tab"))
+    assert state["nodes"]["pic"]["status"] == "failed" and "not found" in state["nodes"]["pic"]["error"]["message"]
+    assert state["nodes"]["big"]["status"] == "skipped"
+    assert state["nodes"]["greet"]["status"] == "done"
+    assert editor.check(wf, "tab")["nodes"]["greet"]["status"] == "cached"
+
+
+def test_one_session_runs_one_graph_at_a_time(editor):
+    wf = example("single_shot")
+    run = editor.start(wf, "tab")
+    with pytest.raises(EditorError, match="already going"):
+        editor.start(wf, "tab")
+    editor.stop("tab")
+    finish(editor, run)
+
+
+def test_stop_cancels_the_run_and_finished_nodes_stay_cached(editor):
+    wf = example("storyboard_to_clip")
+    run = editor.start(wf, "tab")
+    states = editor.states(run)
+    for state in states:
+        if any(s["status"] in ("done", "cached") for s in state["nodes"].values()):
+            assert editor.stop("tab")
+            break
+    for state in states:
+        pass
+    assert state["status"] == "cancelled" and state["message"].startswith("Stopped")
+    finished = [n for n, s in state["nodes"].items() if s["status"] == "done"]
+    assert finished and any(s["status"] == "skipped" for s in state["nodes"].values())
+    after = editor.check(wf, "tab")["nodes"]
+    assert all(after[n]["status"] == "cached" for n in finished if n != "save")
+
+
+def test_two_sessions_run_at_once_without_seeing_each_other(editor):
+    a, b = load("two_texts.json"), load("two_texts.json")
+    b["nodes"]["hello"]["params"]["text"] = "Goodbye"
+    results = {}
+
+    def go(session, wf):
+        run = editor.start(wf, session)
+        results[session] = (run, finish(editor, run))
+
+    threads = [threading.Thread(target=go, args=("tab-a", a)), threading.Thread(target=go, args=("tab-b", b))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    (run_a, state_a), (run_b, state_b) = results["tab-a"], results["tab-b"]
+    assert run_a.folder != run_b.folder
+    assert state_a["nodes"]["greet"]["previews"][0]["text"] == "Hello, world"
+    assert state_b["nodes"]["greet"]["previews"][0]["text"] == "Goodbye, world"
+    assert editor.check(a, "tab-a")["nodes"]["greet"]["previews"][0]["text"] == "Hello, world"
+
+
+# ---------------------------------------------------------------------------------------------- files
+def test_open_text_gives_the_graph_and_invalid_json_a_message_with_the_line(editor):
+    ok = editor.open_text((EDITOR / "two_texts.json").read_text(), "two_texts.json")
+    assert ok["ok"] and set(ok["graph"]["nodes"]) == {"hello", "greet"}
+    bad = editor.open_text((RES / "wf_invalid_json.json").read_text(), "broken.json")
+    assert bad == {"ok": False, "error": bad["error"]}
+    assert "broken.json is not a reelgraph workflow: invalid JSON at line" in bad["error"]
+    assert not editor.open_text("", "empty.json")["ok"]
+    assert "not a reelgraph workflow" in editor.open_text('{"hello": 1}', "other.json")["error"]
+
+
+def test_open_refuses_unknown_node_types(editor):
+    res = editor.open_text((EDITOR / "unknown_type.json").read_text(), "future.json")
+    assert not res["ok"] and "video.teleport" in res["error"] and "install the node pack" in res["error"]
+
+
+def test_open_file_restores_the_workflow_embedded_in_a_produced_mp4(editor, upload_root):
+    wf = example("single_shot")
+    run = editor.start(wf, "tab")
+    finish(editor, run)
+    path = uploaded(upload_root, "clip.mp4", run.output_path.read_bytes())
+    res = editor.open_file(path, "clip.mp4", upload_root)
+    assert res["ok"], res
+    assert res["graph"]["nodes"].keys() == wf["nodes"].keys()
+    assert "Restored" in res["message"]
+
+
+def test_open_file_refuses_media_without_a_workflow_and_files_not_uploaded(editor, upload_root, tmp_path):
+    from PIL import Image
+    png = tmp_path / "plain.png"
+    Image.new("RGB", (8, 8)).save(png)
+    res = editor.open_file(uploaded(upload_root, "plain.png", png.read_bytes()), "plain.png", upload_root)
+    assert not res["ok"] and "plain.png" in res["error"]
+    secret = tmp_path / "secret.json"
+    secret.write_text((EDITOR / "two_texts.json").read_text())
+    res = editor.open_file(str(secret), "secret.json", upload_root)
+    assert not res["ok"] and "not uploaded through the editor" in res["error"]
+    assert not editor.open_file(uploaded(upload_root, "notes.txt", b"hello"), "notes.txt", upload_root)["ok"]
+
+
+def test_save_gives_the_workflow_json_a_file_name_and_its_issues(editor):
+    res = editor.save(load("wrong_type.json"))
+    assert res["ok"] and res["name"] == "a_picture_wired_into_a_text_input.json"
+    assert json.loads(res["text"])["edges"][1] == {"from": "still.image", "to": "line.a"}
+    assert res["issues"][0]["node"] == "line"
+    assert not editor.save({"nodes": 3})["ok"]
+
+
+def test_import_media_copies_an_upload_into_the_workspace_under_a_content_name(editor, upload_root):
+    res = editor.import_media(uploaded(upload_root, "My Photo.PNG", b"\x89PNG fake"), "My Photo.PNG", upload_root)
+    assert res["ok"] and res["value"].startswith("uploads/") and res["value"].endswith("-my_photo.png")
+    assert (editor.workspace / res["value"]).read_bytes() == b"\x89PNG fake"
+    assert not editor.import_media("/etc/hostname", "hostname", upload_root)["ok"]
+
+
+def test_examples_load_with_their_media_copied_into_the_workspace(editor):
+    ids = [e["id"] for e in editor.examples()]
+    assert ids[0] == "storyboard_to_clip" and "music_video" in ids
+    res = editor.load_example("music_video")
+    assert res["ok"] and (editor.workspace / "media" / "song.m4a").is_file()
+    assert not editor.load_example("../secrets")["ok"]

@@ -1,0 +1,466 @@
+"""The editor's back end, without Gradio: checks graphs, runs them per browser session, relays events.
+
+Everything the browser sends passes through here and gets the same validation as the CLI. A run
+executes in its own thread (outside the request); ``Run.states()`` turns its events into the
+``run_state`` snapshots the canvas draws (docs/editor-protocol.md). Each browser session (tab) has at
+most one run at a time; runs never share state, and each writes only into its own folder under
+``runs_dir``, which is the only folder the app serves.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import os
+import queue
+import re
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from reelgraph.graph import api
+from reelgraph.graph import types as t
+from reelgraph.graph import workflow as wfmod
+from reelgraph.graph.cache import Cache
+from reelgraph.graph.context import CancelToken
+from reelgraph.graph.errors import Issue, WorkflowError
+from reelgraph.graph.events import Event
+from reelgraph.graph.executor import LocalExecutor, RunResult
+from reelgraph.graph.executor import plan as plan_graph
+from reelgraph.graph.provenance import looks_like_media
+from reelgraph.graph.registry import Registry, default_registry
+from reelgraph.graph.validate import compile_workflow
+
+from .catalog import build_catalog
+
+log = logging.getLogger(__name__)
+
+MAX_PREVIEWS = 6  # per node: a mapped node over six shots shows all six
+TEXT_PREVIEW = 400  # characters
+KEEP_RUNS = 30  # run folders kept under runs_dir; older ones are removed when a run starts
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def file_url(path: str | os.PathLike) -> str:
+    """The URL (relative to the app root) under which Gradio serves an allowed file."""
+    return "gradio_api/file=" + str(Path(path).resolve())
+
+
+def _issue(i: Issue) -> dict:
+    return {"node": i.node, "field": i.field, "message": i.message, "fix": i.fix}
+
+
+def _describe(i: Issue) -> str:
+    """An issue as one sentence; "workflow:" is left out when it concerns the file as a whole."""
+    text = str(i)
+    return text if (i.node or i.field) else text.split(": ", 1)[1] if text.startswith("workflow: ") else text
+
+
+def _slug(name: str, default: str = "workflow") -> str:
+    s = _SAFE.sub("_", name.strip().lower()).strip("._-")
+    return s[:60] or default
+
+
+class EditorError(Exception):
+    """A request from the browser that cannot be done; the message is shown to the user as is."""
+
+
+@dataclass
+class Run:
+    """One run of one session's graph; its thread executes, ``states()`` relays."""
+
+    id: str
+    session: str
+    folder: Path
+    graph_nodes: list[str]
+    cancel: CancelToken = field(default_factory=CancelToken)
+    events: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
+    result: RunResult | None = None
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+    state: dict = field(default_factory=dict)
+    output_path: Path | None = None
+    outputs: list[Path] = field(default_factory=list)
+
+    @property
+    def running(self) -> bool:
+        return not self.done.is_set()
+
+
+class Editor:
+    """Shared by every session of one app: the registry, the cache, the workspace and the runs."""
+
+    def __init__(self, workspace: str | os.PathLike, runs_dir: str | os.PathLike | None = None,
+                 cache: bool | str | os.PathLike | Cache = True, registry: Registry | None = None):
+        self.workspace = Path(workspace).resolve()
+        self.workspace.mkdir(parents=True, exist_ok=True)
+        self.registry = registry or default_registry()
+        self.cache = api.open_cache(cache)
+        if runs_dir is None:
+            base = self.cache.root if self.cache is not None else Path(self.workspace)
+            runs_dir = Path(base) / "editor-runs"
+        self.runs_dir = Path(runs_dir).resolve()
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        self.catalog = build_catalog(self.registry)
+        self._types = {n["type"] for n in self.catalog["nodes"]}
+        self._lock = threading.Lock()
+        self._runs: dict[str, Run] = {}  # session -> its latest run
+        self._previews: dict[str, dict[str, list]] = {}  # session -> node -> previews of its last run
+
+    # ------------------------------------------------------------------ reading what the browser sends
+    def workflow(self, value: Any) -> wfmod.Workflow:
+        """The browser's graph as a Workflow whose relative paths resolve in the workspace."""
+        if isinstance(value, str):
+            return wfmod.loads(value, source=str(self.workspace / "editor.json"))
+        if not isinstance(value, dict):
+            raise WorkflowError(Issue("the editor sent no graph", fix="reload the page"))
+        return wfmod.from_dict(copy.deepcopy(value), source=str(self.workspace / "editor.json"))
+
+    def _known_types(self, wf: wfmod.Workflow) -> None:
+        unknown = sorted({n.type for n in wf.nodes.values()} - self._types)
+        if unknown:
+            raise EditorError(f"this workflow uses node types this reelgraph does not have: {', '.join(unknown)}"
+                              " — install the node pack that provides them (see `reelgraph nodes`)")
+
+    # ------------------------------------------------------------------ checking (stale / cached marks)
+    def check(self, value: Any, session: str = "") -> dict:
+        """``run_state`` for a graph that has just been edited: its issues and what a run would redo."""
+        current = self._runs.get(session)
+        if current is not None and current.running:
+            # Marks would fight the live run's statuses; its own updates keep coming.
+            state = copy.deepcopy(current.state)
+            state["issues"] = self._issues(value)
+            return state
+        nodes: dict[str, dict] = {}
+        issues = self._issues(value)
+        if not issues:
+            graph = compile_workflow(self.workflow(value), self.registry)
+            for entry in plan_graph(graph, self.cache):
+                status = "cached" if entry.status == "cached" else "stale"
+                nodes[entry.node] = {"status": status, "message": None if status == "cached" else entry.reason}
+        previews = self._previews.get(session, {})
+        for node, pv in previews.items():
+            nodes.setdefault(node, {"status": "idle"})["previews"] = pv
+        last = self._runs.get(session)
+        out = last.state.get("output") if last is not None else None
+        stale = sum(1 for n in nodes.values() if n["status"] == "stale")
+        if issues:
+            message = f"{len(issues)} problem{'s' if len(issues) != 1 else ''} to fix before running"
+        elif not nodes:
+            message = "Empty canvas: drag nodes from the palette"
+        elif stale:
+            message = f"Ready: {stale} node{'s' if stale != 1 else ''} will run, {len(nodes) - stale} cached"
+        else:
+            message = "Ready: everything is cached"
+        return {"run_id": last.id if last else None, "status": "idle", "message": message,
+                "nodes": nodes, "issues": issues, "output": out}
+
+    def _issues(self, value: Any) -> list[dict]:
+        try:
+            wf = self.workflow(value)
+        except WorkflowError as e:
+            return [_issue(i) for i in e.issues]
+        return [_issue(i) for i in api.validate(wf, self.registry)]
+
+    # ------------------------------------------------------------------ running
+    def start(self, value: Any, session: str) -> Run:
+        """Validate and start a run for ``session``; raises WorkflowError / EditorError."""
+        wf = self.workflow(value)
+        self._known_types(wf)
+        graph = compile_workflow(wf, self.registry)  # raises WorkflowError listing every problem
+        with self._lock:
+            current = self._runs.get(session)
+            if current is not None and current.running:
+                raise EditorError("a run is already going in this tab — wait for it or press Stop")
+            self._prune_runs()
+            run_id = uuid.uuid4().hex[:12]
+            folder = self.runs_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{run_id}"
+            folder.mkdir(parents=True)
+            run = Run(run_id, session, folder, list(graph.order))
+            run.state = {"run_id": run_id, "status": "running", "message": "Starting…",
+                         "nodes": {n: {"status": "queued"} for n in graph.order}, "issues": [],
+                         "output": None}
+            self._runs[session] = run
+            self._previews[session] = {}
+
+        def target():
+            ex = LocalExecutor(self.cache)
+            try:
+                run.result = ex.run(graph, listeners=[run.events.put], cancel=run.cancel,
+                                    workspace=self.workspace)
+                if self.cache is not None:
+                    self.cache.evict(protect_since=None)
+            except BaseException as e:  # reported to the browser, never lost in a thread
+                log.exception("run %s crashed", run_id)
+                run.error = e
+            finally:
+                ex.close()
+                run.done.set()
+                run.events.put(None)
+
+        threading.Thread(target=target, name=f"reelgraph-ui-run-{run_id}", daemon=True).start()
+        return run
+
+    def stop(self, session: str) -> bool:
+        run = self._runs.get(session)
+        if run is None or not run.running:
+            return False
+        run.cancel.cancel()
+        return True
+
+    def states(self, run: Run, interval: float = 0.1) -> Iterator[dict]:
+        """Snapshots of ``run.state`` as events arrive (at most one per ``interval``), then the last one."""
+        t0 = time.perf_counter()
+        last_sent = 0.0
+        dirty = True
+        finished = False
+        try:
+            while not finished:
+                try:
+                    ev = run.events.get(timeout=interval)
+                    if ev is None:
+                        finished = True
+                    else:
+                        self._apply(run, ev)
+                        dirty = True
+                        while True:  # drain what is already there before sending a snapshot
+                            try:
+                                ev = run.events.get_nowait()
+                            except queue.Empty:
+                                break
+                            if ev is None:
+                                finished = True
+                                break
+                            self._apply(run, ev)
+                except queue.Empty:
+                    pass
+                now = time.perf_counter()
+                if dirty and not finished and now - last_sent >= interval:
+                    run.state["message"] = self._running_message(run, now - t0)
+                    last_sent, dirty = now, False
+                    yield copy.deepcopy(run.state)
+            self._finish(run)
+            yield copy.deepcopy(run.state)
+        finally:
+            if run.running:  # the browser went away mid-run: don't keep computing for nobody
+                run.cancel.cancel()
+
+    def _running_message(self, run: Run, seconds: float) -> str:
+        nodes = run.state["nodes"].values()
+        finished = sum(1 for n in nodes if n["status"] in ("done", "cached", "failed", "skipped"))
+        running = [k for k, n in run.state["nodes"].items() if n["status"] == "running"]
+        head = "Stopping…" if run.cancel.cancelled else f"Running {seconds:.1f} s"
+        tail = f" — {', '.join(running[:3])}{'…' if len(running) > 3 else ''}" if running else ""
+        return f"{head}: {finished}/{len(run.state['nodes'])} nodes{tail}"
+
+    def _apply(self, run: Run, ev: Event) -> None:
+        nodes = run.state["nodes"]
+        node = nodes.get(ev.node) if ev.node else None
+        if ev.event == "node_started" and node is not None:
+            calls = ev.data.get("calls")
+            node.update(status="running", progress=0.0, calls=calls,
+                        calls_done=ev.data.get("cached_calls"), error=None, message=None)
+        elif ev.event == "node_progress" and node is not None:
+            node["status"] = "running"
+            node["progress"] = ev.progress
+            if node.get("calls") and ev.progress is not None:
+                node["calls_done"] = round(ev.progress * node["calls"])
+        elif ev.event == "node_finished" and node is not None:
+            node.update(status="cached" if ev.cached else "done", progress=None,
+                        message=f"{ev.seconds:.1f} s" if not ev.cached else "from cache")
+            if node.get("calls"):
+                node["calls_done"] = node["calls"]
+            previews = self._save_previews(run, ev.node, ev.outputs or {})
+            if previews:
+                node["previews"] = previews
+                self._previews.setdefault(run.session, {})[ev.node] = previews
+        elif ev.event == "node_failed" and node is not None:
+            node.update(status="failed", progress=None, error=ev.error, message=None)
+        elif ev.event == "node_skipped" and node is not None:
+            node.update(status="skipped", progress=None, message=ev.message)
+        elif ev.event == "node_warning" and node is not None:
+            node["message"] = ev.message
+
+    def _save_previews(self, run: Run, node: str, outputs: dict[str, Any]) -> list[dict]:
+        previews: list[dict] = []
+        for port, value in outputs.items():
+            items = value if isinstance(value, list) else [value]
+            for i, item in enumerate(items):
+                if len(previews) >= MAX_PREVIEWS:
+                    return previews
+                if isinstance(item, t.MediaRef) and item.path and Path(item.path).is_file():
+                    suffix = f"-{i + 1}" if isinstance(value, list) else ""
+                    dest = run.folder / f"{node}-{port}{suffix}{item.ext}"
+                    _place(Path(item.path), dest)
+                    previews.append({"kind": item.kind, "url": file_url(dest), "port": port,
+                                     "name": dest.name})
+                elif isinstance(item, str) and item.strip() and len(items) <= MAX_PREVIEWS and i < 3:
+                    text = item if len(item) <= TEXT_PREVIEW else item[:TEXT_PREVIEW] + "…"
+                    previews.append({"kind": "text", "text": text, "port": port})
+        return previews
+
+    def _finish(self, run: Run) -> None:
+        state = run.state
+        res = run.result
+        if run.error is not None or res is None:
+            err = run.error
+            state["status"] = "failed"
+            state["message"] = f"The run crashed: {type(err).__name__}: {err}" if err else "The run crashed"
+            return
+        state["status"] = {"ok": "done", "failed": "failed", "cancelled": "cancelled"}.get(res.status, res.status)
+        for n in state["nodes"].values():
+            if n["status"] in ("queued", "running"):
+                n.update(status="skipped", progress=None)
+        media: list[Path] = []
+        for node, ports in res.outputs.items():
+            for port, value in ports.items():
+                for item in value if isinstance(value, list) else [value]:
+                    if isinstance(item, t.MediaRef) and item.path and Path(item.path).is_file():
+                        media.append(run.folder / f"{node}-{port}{item.ext}" if not isinstance(value, list)
+                                     else run.folder / f"{node}-{port}-{len(media) + 1}{item.ext}")
+                        _place(Path(item.path), media[-1])
+        run.outputs = media
+        videos = [m for m in media if m.suffix.lower() in (".mp4", ".webm", ".mov", ".mkv", ".m4v")]
+        if videos:
+            run.output_path = videos[-1]
+            state["output"] = {"kind": "video", "url": file_url(videos[-1]), "name": videos[-1].name}
+        s = res.seconds
+        if res.status == "ok":
+            state["message"] = f"Done in {s:.1f} s: {len(res.ran)} ran, {len(res.cached)} cached"
+        elif res.status == "cancelled":
+            state["message"] = (f"Stopped after {s:.1f} s: {len(res.ran) + len(res.cached)} nodes finished "
+                                "(kept in the cache)")
+        else:
+            first = res.failures[0]
+            state["message"] = f"Failed: {first}"
+
+    def _prune_runs(self) -> None:
+        active = {r.folder for r in self._runs.values() if r.running}
+        folders = sorted((p for p in self.runs_dir.iterdir() if p.is_dir()), key=lambda p: p.name)
+        for p in folders[:-KEEP_RUNS] if len(folders) > KEEP_RUNS else []:
+            if p not in active:
+                shutil.rmtree(p, ignore_errors=True)
+
+    def run_blocking(self, value: Any, session: str) -> tuple[Run, dict]:
+        """Run to the end (the headless API): the run and its final state."""
+        run = self.start(value, session)
+        state = run.state
+        for state in self.states(run, interval=0.5):
+            pass
+        return run, state
+
+    # ------------------------------------------------------------------ files
+    def _uploaded(self, path: Any, upload_root: str | os.PathLike) -> Path:
+        """A path the browser got from ``upload()``: it must lie in Gradio's upload folder."""
+        if not isinstance(path, str) or not path:
+            raise EditorError("no file was sent")
+        p = Path(path).resolve()
+        root = Path(upload_root).resolve()
+        if root not in p.parents or not p.is_file():
+            raise EditorError("that file was not uploaded through the editor — use Open or drop the file")
+        return p
+
+    def _graph_payload(self, wf: wfmod.Workflow, message: str) -> dict:
+        self._known_types(wf)
+        return {"ok": True, "graph": wf.to_dict(), "message": message}
+
+    def open_text(self, text: Any, name: str = "workflow.json") -> dict:
+        if not isinstance(text, str) or not text.strip():
+            return {"ok": False, "error": f"{name}: the file is empty"}
+        try:
+            wf = wfmod.loads(text)
+            return self._graph_payload(wf, f"Opened {name}")
+        except WorkflowError as e:
+            return {"ok": False, "error": f"{name} is not a reelgraph workflow: "
+                                          + "; ".join(_describe(i) for i in e.issues[:3])}
+        except EditorError as e:
+            return {"ok": False, "error": f"{name}: {e}"}
+
+    def open_file(self, path: Any, name: str, upload_root: str | os.PathLike) -> dict:
+        try:
+            p = self._uploaded(path, upload_root)
+        except EditorError as e:
+            return {"ok": False, "error": str(e)}
+        name = name or p.name
+        if Path(name).suffix.lower() == ".json" or p.suffix.lower() == ".json":
+            try:
+                return self.open_text(p.read_text(encoding="utf-8"), name)
+            except UnicodeDecodeError:
+                return {"ok": False, "error": f"{name} is not a text file, so not a workflow"}
+        if not looks_like_media(p) and not looks_like_media(name):
+            return {"ok": False, "error": f"{name}: open a workflow (.json) or a PNG/MP4/WebM made by reelgraph"}
+        try:
+            wf = api.load(p)
+        except WorkflowError as e:
+            return {"ok": False, "error": f"{name}: " + "; ".join(i.message for i in e.issues[:2])}
+        except (OSError, ValueError) as e:
+            return {"ok": False, "error": f"{name}: cannot read it ({e})"}
+        try:
+            return self._graph_payload(wf, f"Restored the workflow embedded in {name}")
+        except EditorError as e:
+            return {"ok": False, "error": f"{name}: {e}"}
+
+    def save(self, value: Any) -> dict:
+        try:
+            wf = self.workflow(value)
+        except WorkflowError as e:
+            return {"ok": False, "error": "cannot save: " + "; ".join(_describe(i) for i in e.issues[:3])}
+        issues = [_issue(i) for i in api.validate(wf, self.registry)]
+        return {"ok": True, "text": wf.to_json(), "name": _slug(wf.name) + ".json", "issues": issues}
+
+    def import_media(self, path: Any, name: str, upload_root: str | os.PathLike, url: str | None = None) -> dict:
+        """Copy an uploaded file into the workspace's uploads/ and return the param value for it."""
+        try:
+            p = self._uploaded(path, upload_root)
+        except EditorError as e:
+            return {"ok": False, "error": str(e)}
+        digest = hashlib.sha256(p.read_bytes()).hexdigest()[:10]
+        clean = _slug(Path(name or p.name).stem, "file") + Path(name or p.name).suffix.lower()
+        dest = self.workspace / "uploads" / f"{digest}-{clean}"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if not dest.exists():
+            shutil.copyfile(p, dest)
+        return {"ok": True, "value": dest.relative_to(self.workspace).as_posix(), "url": url}
+
+    def examples(self) -> list[dict]:
+        from reelgraph import workflows
+        out = []
+        for name in workflows.names():
+            try:
+                title = wfmod.load(workflows.path(name)).name or name
+            except WorkflowError:
+                continue
+            out.append({"id": name, "title": title})
+        first = [e for e in out if e["id"] == "storyboard_to_clip"]
+        return first + [e for e in out if e["id"] != "storyboard_to_clip"]
+
+    def load_example(self, example_id: Any) -> dict:
+        from reelgraph import workflows
+        if not isinstance(example_id, str) or example_id not in workflows.names():
+            return {"ok": False, "error": f"no example named {example_id!r}"}
+        src = workflows.path(example_id)
+        wf = wfmod.load(src)
+        # Examples name their media relative to their own folder; give the workspace a copy.
+        media = src.parent / "media"
+        if media.is_dir():
+            for f in media.iterdir():
+                dest = self.workspace / "media" / f.name
+                if f.is_file() and not dest.exists():
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(f, dest)
+        return self._graph_payload(wf, f"Opened the example “{wf.name or example_id}”")
+
+
+def _place(src: Path, dest: Path) -> None:
+    """Put a cached file into a run folder: a hard link where possible (no copy), else a copy."""
+    if dest.exists():
+        return
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copyfile(src, dest)
