@@ -11,7 +11,6 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from reelgraph import graph
 from reelgraph.graph.errors import WorkflowError
 from reelgraph.ui.catalog import build_catalog

@@ -20,7 +20,6 @@ from typing import Any
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home (and no network here)
 
 import gradio as gr  # noqa: E402
-
 from reelgraph.graph import api  # noqa: E402
 from reelgraph.graph import types as t  # noqa: E402
 from reelgraph.graph.cache import Cache  # noqa: E402
