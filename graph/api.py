@@ -206,12 +206,16 @@ def iter_events(source: WorkflowLike, **kwargs) -> Iterator[Event]:
 
 def plan(source: WorkflowLike, *, overrides: Mapping[str, Any] | None = None,
          cache: bool | str | os.PathLike | Cache = True, registry: Registry | None = None,
-         from_text: bool = False) -> list[PlanEntry]:
-    """What ``run`` would do now, without running anything. ``from_text``: as in ``compile``."""
+         from_text: bool = False, look_ahead: bool = True) -> list[PlanEntry]:
+    """What ``run`` would do now, without running anything heavy. ``from_text``: as in ``compile``.
+
+    ``look_ahead``: run instant nodes (parsing, text, numbers) that are not cached so that what
+    follows them is judged on exact values (see ``executor.plan``).
+    """
     graph = compile(source, overrides, registry, from_text=from_text)
     c = open_cache(cache)
     try:
-        return _plan(graph, c)
+        return _plan(graph, c, look_ahead=look_ahead)
     finally:
         if c is not None and not isinstance(cache, Cache):
             c.close()

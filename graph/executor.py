@@ -513,8 +513,14 @@ class PlanEntry:
     cached_calls: int | None = None
 
 
-def plan(graph: CompiledGraph, cache: Cache | None) -> list[PlanEntry]:
-    """What a run would do now: which nodes are cached and which would run, and why."""
+def plan(graph: CompiledGraph, cache: Cache | None, *, look_ahead: bool = False) -> list[PlanEntry]:
+    """What a run would do now: which nodes are cached and which would run, and why.
+
+    ``look_ahead``: run the calls of instant nodes (``Node.instant``: parsing, text, numbers) that
+    are not cached, in-process and without caching them, so that what follows them is judged on
+    exact values. Editing one shot of a storyboard then shows one changed element per shot node and
+    the narration, music and mix still cached, instead of "everything downstream will change".
+    """
     values: dict[str, dict[str, Any]] = {}
     entries: list[PlanEntry] = []
     workspace = workspace_of(graph)
@@ -540,7 +546,6 @@ def plan(graph: CompiledGraph, cache: Cache | None) -> list[PlanEntry]:
         found = sum(h is not None for h in hits)
         mapped = cn.maps
         if found == len(calls):
-            values[n] = ({p: [h[p] for h in hits] for p in cn.spec.outputs} if mapped else hits[0])
             entries.append(PlanEntry(n, cn.spec.type, "cached", "result in cache",
                                      len(calls) if mapped else None, found if mapped else None))
         elif found:
@@ -549,5 +554,31 @@ def plan(graph: CompiledGraph, cache: Cache | None) -> list[PlanEntry]:
         else:
             entries.append(PlanEntry(n, cn.spec.type, "run", "not in cache (new, or params/inputs changed)",
                                      len(calls) if mapped else None, 0 if mapped else None))
+        if found < len(calls) and look_ahead and all(cn.spec.cls.runs_instantly(c.kwargs) for c in calls):
+            hits = _run_instant(graph, cn, calls, hits, workspace)
+        if all(h is not None for h in hits):
+            values[n] = ({p: [h[p] for h in hits] for p in cn.spec.outputs} if mapped else hits[0])
     return entries
 
+
+_look_ahead_store: list[ArtifactStore] = []  # one per process, made on first use (instant nodes make no media)
+
+
+def _run_instant(graph: CompiledGraph, cn: CompiledNode, calls: list[Call], hits: list, workspace: Path) -> list:
+    """Fill the missing ``hits`` by running an instant node's calls; a failing call stays None."""
+    if not _look_ahead_store:
+        _look_ahead_store.append(_scratch_store())
+    store = _look_ahead_store
+    out = list(hits)
+    for i, call in enumerate(calls):
+        if out[i] is not None:
+            continue
+        ctx = RunContext(node_id=cn.id, store=store[0], workspace=workspace, cancel=CancelToken(),
+                         element=call.element, workflow=graph.workflow, emit=lambda kind, **kw: None)
+        try:
+            out[i] = normalize_outputs(cn, cn.spec.cls().run(ctx, **call.kwargs))
+        except Exception:  # the run will report it; the plan only loses its look-ahead here
+            log.debug("look-ahead of %s failed", cn.id, exc_info=True)
+        finally:
+            ctx.cleanup()
+    return out

@@ -40,7 +40,8 @@ _TYPE_ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?$")
 FILE_KINDS = ("image", "audio", "video", "any")
 _PORT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_RESERVED = {"run", "type", "version", "output", "cacheable", "deterministic", "resources", "models",
+_RESERVED = {"run", "type", "version", "output", "cacheable", "deterministic", "instant", "runs_instantly",
+             "resources", "models",
              "spec", "upgrade_params", "fingerprint", "category", "title",
              "self", "ctx"}  # run(self, ctx, **values): a port named ctx or self could never be passed
 
@@ -170,6 +171,7 @@ class NodeSpec:
     output: bool = False
     cacheable: bool = True
     deterministic: bool = True
+    instant: bool = False
     resources: Resources = Resources()
     models: tuple[ModelNeed, ...] = ()
 
@@ -189,7 +191,7 @@ class NodeSpec:
             "params": [p.to_dict() for p in self.params.values()],
             "outputs": [p.to_dict() for p in self.outputs.values()],
             "output": self.output, "cacheable": self.cacheable,
-            "deterministic": self.deterministic,
+            "deterministic": self.deterministic, "instant": self.instant,
             "resources": {"cpu": self.resources.cpu, "gpu": self.resources.gpu,
                           "vram_gb": self.resources.vram_gb},
             "models": [m.__dict__ for m in self.models],
@@ -205,6 +207,9 @@ class Node:
     output: ClassVar[bool] = False
     cacheable: ClassVar[bool] = True
     deterministic: ClassVar[bool] = True
+    # run() takes milliseconds and makes no media (parsing, text, numbers, lists): a planner may run
+    # it to see exactly which downstream calls change (the editor's stale marks, `reelgraph plan`).
+    instant: ClassVar[bool] = False
     resources: ClassVar[Resources] = Resources()
     models: ClassVar[tuple[ModelNeed, ...]] = ()
     spec: ClassVar[NodeSpec]
@@ -221,6 +226,12 @@ class Node:
     def upgrade_params(cls, params: dict, from_version: str) -> dict:
         """Turn params saved by an older ``version`` of this node into current ones (override it)."""
         return params
+
+    @classmethod
+    def runs_instantly(cls, values: dict) -> bool:
+        """Whether a call with these values is instant (see ``instant``); override when a param
+        decides it, e.g. a draft backend is instant and a model backend is not."""
+        return cls.instant
 
     @classmethod
     def fingerprint(cls, values: dict, workspace: Path) -> str | None:
@@ -302,7 +313,7 @@ def _build_spec(cls: type) -> NodeSpec:
         models = None
     if models is None or not all(isinstance(m, ModelNeed) for m in models):
         fail("models", "entries must be ModelNeed(...)", 'write models = (ModelNeed("org/model"),)')
-    for flag in ("output", "cacheable", "deterministic"):
+    for flag in ("output", "cacheable", "deterministic", "instant"):
         if not isinstance(getattr(cls, flag), bool):
             fail(flag, "must be True or False", f"set {flag} = True or False")
 
@@ -311,7 +322,7 @@ def _build_spec(cls: type) -> NodeSpec:
     return NodeSpec(type=type_id, version=cls.version, cls=cls, title=title, description=doc,
                     category=domain, inputs=ports["input"], params=ports["param"],
                     outputs=ports["output"], output=cls.output, cacheable=cls.cacheable,
-                    deterministic=cls.deterministic, resources=res, models=models)
+                    deterministic=cls.deterministic, instant=cls.instant, resources=res, models=models)
 
 
 def _title_from(class_name: str) -> str:

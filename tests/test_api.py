@@ -278,10 +278,21 @@ def test_plan_unchanged_override_is_cached_and_changed_one_runs_downstream(cache
     graph.run(small_wf(), cache=cache_dir)
     entries = graph.plan(small_wf(), cache=cache_dir, overrides={"story.text": "fox\nhare"})
     assert all(e.status == "cached" for e in entries)
-    # story itself changes, so everything downstream is unknown until it runs
-    entries = {e.node: e.status for e in graph.plan(small_wf(), cache=cache_dir,
+    # story itself changes; without looking ahead everything downstream is unknown until it runs
+    entries = {e.node: e.status for e in graph.plan(small_wf(), cache=cache_dir, look_ahead=False,
                                                     overrides={"story.text": "fox\nowl"})}
     assert entries == {"story": "run", "line": "run", "all": "run"}
+
+
+def test_plan_looks_ahead_through_instant_nodes(cache_dir):
+    graph.run(small_wf(), cache=cache_dir)
+    # text.split is instant: the plan runs it (without caching it) and sees that only "owl" is new
+    entries = {e.node: e for e in graph.plan(small_wf(), cache=cache_dir, overrides={"story.text": "fox\nowl"})}
+    assert entries["story"].status == "run"
+    assert (entries["line"].status, entries["line"].calls, entries["line"].cached_calls) == ("partial", 2, 1)
+    assert entries["all"].status == "run"
+    again = {e.node: e.status for e in graph.plan(small_wf(), cache=cache_dir, overrides={"story.text": "fox\nowl"})}
+    assert again["story"] == "run", "looking ahead caches nothing"
 
 
 def test_plan_partial_when_one_mapped_element_changes(cache_dir):

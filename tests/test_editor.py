@@ -266,3 +266,17 @@ def test_examples_load_with_their_media_copied_into_the_workspace(editor):
     res = editor.load_example("music_video")
     assert res["ok"] and (editor.workspace / "media" / "song.m4a").is_file()
     assert not editor.load_example("../secrets")["ok"]
+
+
+def test_editing_one_shot_marks_only_what_that_shot_changes(editor):
+    wf = example("storyboard_to_clip")
+    finish(editor, editor.start(wf, "tab"))
+    script = wf["nodes"]["story"]["params"]["script"]
+    wf["nodes"]["story"]["params"]["script"] = script.replace("Close up of Mara", "Close up of old Mara")
+    nodes = editor.check(wf, "tab")["nodes"]
+    # the planner runs the instant story nodes ahead: shot 3's picture changed, its words did not
+    assert nodes["keyframe"] == {"status": "stale", "message": "1 of 6 elements changed",
+                                 "previews": nodes["keyframe"]["previews"]}
+    for unchanged in ("voice", "music", "mix", "timeline"):
+        assert nodes[unchanged]["status"] == "cached", unchanged
+    assert nodes["concat"]["status"] == "stale"

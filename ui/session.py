@@ -140,7 +140,7 @@ class Editor:
         issues = self._issues(value)
         if not issues:
             graph = compile_workflow(self.workflow(value), self.registry)
-            for entry in plan_graph(graph, self.cache):
+            for entry in plan_graph(graph, self.cache, look_ahead=True):
                 status = "cached" if entry.status == "cached" else "stale"
                 nodes[entry.node] = {"status": status, "message": None if status == "cached" else entry.reason}
         previews = self._previews.get(session, {})

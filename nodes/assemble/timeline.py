@@ -11,6 +11,7 @@ class TimelineNode(Node):
     """Plan the cut before rendering: where each shot starts and ends, and the total length."""
 
     type = "assemble.timeline"
+    instant = True  # milliseconds, no media: the planner may run it to look ahead
     version = "1.0.0"
     resources = Resources(cpu=0)
 

@@ -5,6 +5,7 @@ class ListBuildNode(Node):
     """Collect up to six wired values, in slot order, into one list."""
 
     type = "list.build"
+    instant = True  # milliseconds, no media: the planner may run it to look ahead
     version = "1.0.0"
 
     item_1 = Input(T, required=False, doc="First item.")

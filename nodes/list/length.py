@@ -5,6 +5,7 @@ class ListLengthNode(Node):
     """Count the items in a list."""
 
     type = "list.length"
+    instant = True  # milliseconds, no media: the planner may run it to look ahead
     version = "1.0.0"
 
     items = Input(List[Any], doc="The list to count.")

@@ -5,6 +5,7 @@ class ListPickNode(Node):
     """Take one item out of a list by its position (0 is the first, -1 the last)."""
 
     type = "list.pick"
+    instant = True  # milliseconds, no media: the planner may run it to look ahead
     version = "1.0.0"
 
     items = Input(List[T], doc="The list to pick from.")

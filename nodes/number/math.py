@@ -19,6 +19,7 @@ class NumberMathNode(Node):
     """Combine two numbers: add, subtract, multiply, divide, min, max or power."""
 
     type = "number.math"
+    instant = True  # milliseconds, no media: the planner may run it to look ahead
     version = "1.0.0"
 
     a = Param(Float, default=0.0, doc="First number (set or wire it).")

@@ -10,6 +10,7 @@ class ExpandPromptNode(Node):
     """Turn a short shot description into a detailed cinematic prompt and a negative prompt."""
 
     type = "story.expand_prompt"
+    instant = True  # the draft writes prompts in milliseconds: the planner may run it to look ahead
     version = "1.0.0"
     resources = Resources(cpu=0)
 
@@ -29,6 +30,10 @@ class ExpandPromptNode(Node):
     prompt = Output(Text, doc="The detailed prompt; each character's sheet description appears "
                               "word for word, so every shot describes them the same way.")
     negative_prompt = Output(Text, doc="What the image should avoid (comma-separated).")
+
+    @classmethod
+    def runs_instantly(cls, values: dict) -> bool:
+        return values.get("backend", "draft") == "draft"  # a language model is not instant
 
     def run(self, ctx, shot, text, backend, model, style, detail):
         backends.resolve(ctx, backend)

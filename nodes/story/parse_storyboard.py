@@ -34,6 +34,7 @@ class ParseStoryboardNode(Node):
     """Read a storyboard script (hand-written text, YAML or JSON) into a list of shots."""
 
     type = "story.parse_storyboard"
+    instant = True  # milliseconds, no media: the planner may run it to look ahead
     version = "1.0.0"
     resources = Resources(cpu=0)
 

@@ -8,6 +8,7 @@ class ShotFieldsNode(Node):
     """Unpack a shot into its number, prompt, duration, camera, transition, narration, seed and caption."""
 
     type = "story.shot_fields"
+    instant = True  # milliseconds, no media: the planner may run it to look ahead
     version = "1.0.0"
     resources = Resources(cpu=0)
 

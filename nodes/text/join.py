@@ -5,6 +5,7 @@ class TextJoinNode(Node):
     """Join a list of texts into one, with a separator between them."""
 
     type = "text.join"
+    instant = True  # milliseconds, no media: the planner may run it to look ahead
     version = "1.0.0"
 
     items = Input(List[Text], doc="The texts to join, in order.")

@@ -5,6 +5,7 @@ class TextSplitNode(Node):
     """Split text into a list: one item per line, or per separator."""
 
     type = "text.split"
+    instant = True  # milliseconds, no media: the planner may run it to look ahead
     version = "1.0.0"
 
     text = Param(Text, default="", multiline=True, doc="The text to split (type it or wire it).")

@@ -9,6 +9,7 @@ class TextTemplateNode(Node):
     """Fill {a} {b} {c} {d} in a template with the wired texts ({n}: the element number when mapped)."""
 
     type = "text.template"
+    instant = True  # milliseconds, no media: the planner may run it to look ahead
     version = "1.0.0"
 
     template = Param(Text, default="{a}", multiline=True, wirable=False,
