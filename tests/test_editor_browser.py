@@ -353,3 +353,20 @@ def test_the_headless_api_runs_a_workflow_and_returns_its_files(app):
     assert summary["greet"]["text"] == "Hello, world"
     with pytest.raises(Exception, match="line.a"):
         client.predict((RES / "wrong_type.json").read_text(), api_name="/run_workflow")
+
+
+def test_a_new_page_shows_what_the_cache_already_holds(app, browser):
+    from reelgraph import workflows
+    ed_backend = app["editor"]
+    run = ed_backend.start(json.loads(workflows.path("storyboard_to_clip").read_text()), "warm-the-cache")
+    for _ in ed_backend.states(run):
+        pass
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    ed = Editor(ctx.new_page(), app["url"])
+    ed.open()
+    ed.page.wait_for_function(
+        "document.querySelector('.rg-node[data-id=\"keyframe\"]').dataset.status === 'cached'", timeout=10_000)
+    statuses = ed.statuses()
+    assert statuses["save"] == "stale", "saving is not cacheable: it always runs"
+    assert all(s == "cached" for n, s in statuses.items() if n != "save"), statuses
+    ctx.close()

@@ -128,6 +128,8 @@ def build_app(workspace: str | os.PathLike, *, workflow: str | os.PathLike | Non
 
         canvas.graph_edit(on_edit, inputs=canvas, outputs=canvas, show_progress="hidden",
                           concurrency_limit=None, api_visibility="private")
+        # Stale/cached marks as of this page load (the cache may have filled since the app started).
+        demo.load(on_edit, inputs=canvas, outputs=canvas, show_progress="hidden", api_visibility="private")
         canvas.run(on_run, inputs=canvas, outputs=[canvas, video, files], show_progress="hidden",
                    concurrency_limit=8, api_visibility="private")
         canvas.stop(on_stop, show_progress="hidden", concurrency_limit=None, api_visibility="private")

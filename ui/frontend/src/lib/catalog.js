@@ -1,0 +1,101 @@
+// The node catalog sent by Python (props.catalog), indexed once for fast lookups.
+// Nothing here knows about particular node types: a new node type needs no JS change.
+
+const FALLBACK_TYPE_COLOR = '#8b93a7';
+
+// Category look: colour and icon name (see icons.js). Unknown categories get a neutral look.
+export const CATEGORY_STYLE = {
+  story: { color: '#b48cff', icon: 'story' },
+  image: { color: '#3fb8f5', icon: 'image' },
+  video: { color: '#f06fb0', icon: 'video' },
+  audio: { color: '#f2c744', icon: 'audio' },
+  assemble: { color: '#ff9350', icon: 'assemble' },
+  io: { color: '#9aa8bd', icon: 'io' },
+  text: { color: '#4fd48a', icon: 'text' },
+  number: { color: '#6aa2ff', icon: 'number' },
+  list: { color: '#2fd0bd', icon: 'list' },
+};
+
+export function categoryStyle(id) {
+  return CATEGORY_STYLE[id] ?? { color: '#8b93a7', icon: 'node' };
+}
+
+/** "List[Video]" -> "Video"; "Text" -> "Text". */
+export function baseType(t) {
+  if (typeof t !== 'string') return '';
+  return t.startsWith('List[') && t.endsWith(']') ? t.slice(5, -1) : t;
+}
+
+export function isListType(t) {
+  return typeof t === 'string' && t.startsWith('List[');
+}
+
+function titleCase(id) {
+  return String(id).replace(/[_-]+/g, ' ').replace(/\b\w/g, (c) => c.toUpperCase());
+}
+
+/** Index a raw catalog: {nodes, categories, links, types}. Missing parts are tolerated. */
+export function prepareCatalog(raw) {
+  const nodes = Array.isArray(raw?.nodes) ? raw.nodes : [];
+  const links = raw?.links && typeof raw.links === 'object' ? raw.links : {};
+  const types = raw?.types && typeof raw.types === 'object' ? raw.types : {};
+  const byType = new Map();
+  for (const n of nodes) {
+    if (!n || typeof n.type !== 'string') continue;
+    const inputs = (n.inputs ?? []).map((p) => ({ ...p, param: false }));
+    const params = n.params ?? [];
+    const wirable = params.filter((p) => p.wirable).map((p) => ({ ...p, param: true }));
+    const ins = [...inputs, ...wirable];
+    const outs = n.outputs ?? [];
+    const search = [n.title, n.type, n.tooltip, n.description, n.category]
+      .filter(Boolean)
+      .join(' ')
+      .toLowerCase();
+    byType.set(n.type, {
+      ...n,
+      ins,
+      realIns: inputs,
+      wirableIns: wirable,
+      outs,
+      params,
+      inByName: new Map(ins.map((p) => [p.name, p])),
+      outByName: new Map(outs.map((p) => [p.name, p])),
+      paramByName: new Map(params.map((p) => [p.name, p])),
+      search,
+    });
+  }
+  // Palette order: catalog.categories first, then any category only the nodes name.
+  const categories = [];
+  const seen = new Set();
+  for (const c of Array.isArray(raw?.categories) ? raw.categories : []) {
+    const id = typeof c === 'string' ? c : c?.id;
+    if (!id || seen.has(id)) continue;
+    seen.add(id);
+    categories.push({ id, title: (typeof c === 'object' && c.title) || titleCase(id), ...categoryStyle(id) });
+  }
+  for (const n of byType.values()) {
+    const id = n.category || 'other';
+    if (!seen.has(id)) {
+      seen.add(id);
+      categories.push({ id, title: titleCase(id), ...categoryStyle(id) });
+    }
+  }
+  const groups = categories.map((c) => ({
+    ...c,
+    nodes: [...byType.values()].filter((n) => (n.category || 'other') === c.id),
+  }));
+  return { byType, categories, groups, links, types, empty: byType.size === 0 };
+}
+
+export function typeColor(cat, t) {
+  const b = baseType(t);
+  return cat.types[b]?.color ?? cat.types[t]?.color ?? cat.types.Any?.color ?? FALLBACK_TYPE_COLOR;
+}
+
+/** "direct" | "map" | null (missing from the table = refused). */
+export function linkMode(cat, src, dst) {
+  const row = cat.links[src];
+  if (!row || typeof row !== 'object') return null;
+  const m = row[dst];
+  return m === 'direct' || m === 'map' ? m : null;
+}
