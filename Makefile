@@ -68,6 +68,7 @@ frontend-check: frontend
 bench: install
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/media.py
+	$(BIN)/python bench/editor.py
 
 clean:
 	rm -rf $(VENV) out build *.egg-info .pytest_cache .hypothesis ui/frontend/node_modules

@@ -280,3 +280,54 @@ def test_editing_one_shot_marks_only_what_that_shot_changes(editor):
     for unchanged in ("voice", "music", "mix", "timeline"):
         assert nodes[unchanged]["status"] == "cached", unchanged
     assert nodes["concat"]["status"] == "stale"
+
+
+# ---------------------------------------------------------------------------------------------- launching
+def test_listening_beyond_loopback_needs_auth(tmp_path):
+    from reelgraph.ui import app
+    with pytest.raises(EditorError, match="--auth"):
+        app.launch(host="0.0.0.0", workspace=tmp_path)
+
+
+def test_the_cli_refuses_a_public_host_without_auth_and_a_bad_auth(tmp_path):
+    from click.testing import CliRunner
+
+    from reelgraph.ui.cli import cli
+    res = CliRunner().invoke(cli, ["ui", "--host", "0.0.0.0", "--workspace", str(tmp_path)])
+    assert res.exit_code != 0 and "--auth" in res.output
+    res = CliRunner().invoke(cli, ["ui", "--auth", "nopassword", "--workspace", str(tmp_path)])
+    assert res.exit_code != 0 and "USER:PASSWORD" in res.output
+    res = CliRunner().invoke(cli, ["ui", str(RES / "wf_invalid_json.json"), "--workspace", str(tmp_path)])
+    assert res.exit_code != 0 and "invalid JSON at line" in res.output
+
+
+@pytest.mark.slow
+def test_reelgraph_ui_serves_the_editor_on_loopback_with_the_storyboard(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from browser import free_port
+    port = free_port()
+    env = {**os.environ, "REELGRAPH_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.Popen([sys.executable, "-m", "reelgraph.ui.cli", "ui", "--port", str(port),
+                             "--workspace", str(tmp_path / "ws")], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for _ in range(120):
+            try:
+                config = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=2).read())
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("the editor did not come up: " + (proc.stdout.read() if proc.poll() is not None else ""))
+        canvas = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "rg-canvas")
+        assert canvas["props"]["value"]["name"] == "Storyboard to clip"
+        types = {n["type"] for n in canvas["props"]["props"]["catalog"]["nodes"]}
+        assert {"story.parse_storyboard", "assemble.concat", "io.load_image"} <= types
+    finally:
+        proc.terminate()
+        proc.wait(10)

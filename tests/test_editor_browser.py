@@ -203,6 +203,23 @@ def test_run_the_storyboard_workflow_and_play_the_result(editor):
     editor.page.wait_for_function("document.querySelector('#rg-output video').currentTime > 0.2",
                                   timeout=20_000)
     shot(editor.page, "06-done")
+    # a preview inside a node opens large, and Escape closes it
+    editor.node("keyframe").locator('[data-testid="preview"]').first.click()
+    expect(editor.page.get_by_test_id("lightbox")).to_be_visible()
+    shot(editor.page, "06b-preview-large")
+    editor.page.keyboard.press("Escape")
+    expect(editor.page.get_by_test_id("lightbox")).to_have_count(0)
+    # after the run, an edit marks what it changes stale; everything upstream stays cached
+    editor.select("music")
+    widget = editor.page.locator('[data-testid="inspector"] [data-param="tempo"] input').first
+    widget.fill("84")
+    widget.press("Tab")
+    editor.page.wait_for_function(
+        "document.querySelector('.rg-node[data-id=\"mix\"]').dataset.status === 'stale'")
+    statuses = editor.statuses()
+    assert {statuses[n] for n in ("music", "mix", "mux", "save")} == {"stale"}
+    assert {statuses[n] for n in ("story", "keyframe", "animate", "concat", "voice")} == {"cached"}
+    shot(editor.page, "06c-stale-after-edit")
 
 
 def test_save_then_open_the_saved_workflow(editor, tmp_path):
@@ -247,6 +264,41 @@ def test_restore_the_workflow_from_a_produced_mp4(editor, app, tmp_path):
     editor.page.wait_for_function(f"document.querySelectorAll('.rg-node[data-id]').length === {len(expected)}")
     assert editor.node_ids() == expected
     shot(editor.page, "08-restored-from-mp4")
+
+
+def test_a_failing_node_shows_its_error_and_fix_and_the_rest_still_runs(editor):
+    editor.page.get_by_test_id("open-input").set_input_files(str(RES / "two_texts.json"))
+    editor.page.wait_for_function("document.querySelectorAll('.rg-node[data-id]').length === 2")
+    pic = editor.add_from_palette("io.load_image", 500, 600)
+    editor.select(pic)
+    field = editor.page.locator('[data-testid="inspector"] [data-param="path"] input[type="text"], '
+                                '[data-testid="inspector"] [data-param="path"] input:not([type])').first
+    field.fill("no_such_picture.png")
+    field.press("Tab")
+    editor.wait_checked()
+    editor.page.get_by_test_id("run").click()
+    editor.wait_run("failed", timeout=60_000)
+    assert editor.node(pic).get_attribute("data-status") == "failed"
+    error = editor.node(pic).get_by_test_id("node-error").inner_text()
+    assert "file not found: no_such_picture.png" in error and "paths are relative to" in error
+    assert editor.statuses()["greet"] == "done"
+    shot(editor.page, "09a-node-failed")
+
+
+def test_a_file_param_uploads_into_the_workspace(editor, app, tmp_path):
+    from PIL import Image
+    picture = tmp_path / "Harbour Photo.png"
+    Image.new("RGB", (64, 36), (30, 90, 160)).save(picture)
+    pic = editor.add_from_palette("io.load_image", 500, 600)
+    editor.select(pic)
+    editor.page.locator('[data-testid="inspector"] [data-param="path"] input[type="file"]').set_input_files(
+        str(picture))
+    editor.wait_checked()
+    saved = editor.save(tmp_path)
+    value = saved["nodes"][pic]["params"]["path"]
+    assert value.startswith("uploads/") and value.endswith("-harbour_photo.png")
+    assert (app["editor"].workspace / value).read_bytes() == picture.read_bytes()
+    shot(editor.page, "09b-file-uploaded")
 
 
 def test_stop_cancels_a_run(editor):
@@ -343,6 +395,23 @@ def test_a_200_node_graph_stays_responsive(app, browser, tmp_path):
     shot(ed.page, "10-two-hundred-nodes")
     assert len(ed.node_ids()) > 0
     ctx.close()
+
+
+def test_only_run_folders_are_served(app):
+    import urllib.error
+    import urllib.request
+    from reelgraph import workflows
+    ed = app["editor"]
+    run = ed.start(json.loads(workflows.path("single_shot").read_text()), "served-files")
+    for state in ed.states(run):
+        pass
+    ok = urllib.request.urlopen(app["url"] + state["output"]["url"], timeout=10)
+    assert ok.status == 200 and len(ok.read()) > 1000
+    (ed.workspace / "private.txt").write_text("not for the browser")
+    for path in (ed.workspace / "private.txt", app["root"] / "cache" / "index.db", Path("/etc/hostname")):
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(f"{app['url']}gradio_api/file={path}", timeout=10)
+        assert e.value.code in (403, 404), path
 
 
 def test_the_headless_api_runs_a_workflow_and_returns_its_files(app):

@@ -128,6 +128,9 @@ def test_wheel_contents(wheel):
             assert f"{prefix}/{py.name}" in names
     for wf in (REPO / "workflows").glob("*.json"):
         assert f"reelgraph/workflows/{wf.name}" in names
+    # the editor's canvas ships built: pip users need no Node, and its sources stay out of the wheel
+    assert "reelgraph/ui/static/canvas.js" in names
+    assert not [n for n in names if "/frontend/" in n or "node_modules" in n]
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "reelgraph = reelgraph.ui.cli:main" in text

@@ -1,0 +1,117 @@
+"""Editor benchmarks: one line per figure (see BENCHMARKS.md).
+
+    .venv/bin/python bench/editor.py
+
+- page ready: goto → every node of the storyboard workflow drawn, median of 3 fresh tabs (goal < 2 s)
+- 200-node graph: open time, and pan frame time p95 against the 15-node storyboard (ratio)
+- a run through the editor (run_state relay, previews) / the same run through graph.run (goal ≈ 1)
+
+Debian's chromium through playwright, like the browser tests (REELGRAPH_CHROMIUM overrides the path).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from browser import CHROMIUM_FLAGS, chromium_path, free_port  # noqa: E402
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from reelgraph import graph, workflows  # noqa: E402
+from reelgraph.ui.app import build_app  # noqa: E402
+from reelgraph.ui.session import Editor  # noqa: E402
+
+PAN = """() => new Promise((done) => { const frames = []; let last = performance.now();
+  const tick = (t) => { frames.push(t - last); last = t; if (frames.length < 120) requestAnimationFrame(tick); else done(frames.slice(2)); };
+  requestAnimationFrame(tick); })"""
+
+
+def pan_p95(page) -> float:
+    box = page.locator(".svelte-flow__pane").first.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    frames = page.evaluate_handle(PAN)
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for i in range(40):
+        page.mouse.move(x - i * 15, y - i * 6)
+    page.mouse.up()
+    values = sorted(frames.json_value())
+    return values[int(len(values) * 0.95) - 1]
+
+
+def chain(n: int) -> dict:
+    nodes = {f"n{i}": {"type": "text.template" if i else "text.constant",
+                       "params": {"template": "{a}+"} if i else {"text": "x"},
+                       "position": [(i % 20) * 320, (i // 20) * 260]} for i in range(n)}
+    edges = [{"from": f"n{i - 1}.{'text' if i > 1 else 'out'}", "to": f"n{i}.a"} for i in range(1, n)]
+    return {"schema": "reelgraph/workflow", "version": 1, "name": f"{n} nodes", "nodes": nodes, "edges": edges}
+
+
+def browser_figures(root: Path) -> None:
+    demo, opts = build_app(root / "ws", cache=root / "cache", runs_dir=root / "runs")
+    port = free_port()
+    demo.queue(default_concurrency_limit=None).launch(server_name="127.0.0.1", server_port=port,
+                                                      prevent_thread_lock=True, quiet=True, **opts)
+    url = f"http://127.0.0.1:{port}/"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
+        loads = []
+        for _ in range(3):
+            ctx = b.new_context(viewport={"width": 1600, "height": 1000})
+            page = ctx.new_page()
+            t0 = time.perf_counter()
+            page.goto(url)
+            page.wait_for_selector('.rg-node[data-id="save"]')
+            loads.append(time.perf_counter() - t0)
+            ctx.close()
+        print(f"page ready (storyboard workflow, loopback): {statistics.median(loads):.2f} s median of 3 "
+              f"({min(loads):.2f}–{max(loads):.2f}; goal < 2 s)")
+        ctx = b.new_context(viewport={"width": 1600, "height": 1000})
+        page = ctx.new_page()
+        page.goto(url)
+        page.wait_for_selector('.rg-node[data-id="save"]')
+        page.wait_for_timeout(500)
+        small = pan_p95(page)
+        path = root / "chain200.json"
+        path.write_text(json.dumps(chain(200)))
+        t0 = time.perf_counter()
+        page.get_by_test_id("open-input").set_input_files(str(path))
+        page.wait_for_selector('.rg-node[data-id="n0"]')
+        opened = time.perf_counter() - t0
+        page.wait_for_timeout(500)
+        big = pan_p95(page)
+        print(f"200-node graph: opened in {opened:.2f} s; pan frame p95 {big:.0f} ms vs {small:.0f} ms with "
+              f"15 nodes: ratio {big / small:.2f} (headless, software rendering)")
+        ctx.close()
+        b.close()
+    demo.close()
+
+
+def run_overhead(root: Path) -> None:
+    wf = json.loads(workflows.path("storyboard_to_clip").read_text())
+    ratios = []
+    for i in range(3):
+        t0 = time.perf_counter()
+        graph.run(wf, cache=root / f"api-cache-{i}", workspace=root)
+        plain = time.perf_counter() - t0
+        ed = Editor(root / "ws", cache=root / f"ed-cache-{i}", runs_dir=root / f"runs-{i}")
+        t0 = time.perf_counter()
+        run = ed.start(wf, "bench")
+        for _ in ed.states(run):
+            pass
+        through = time.perf_counter() - t0
+        ratios.append(through / plain)
+    print(f"storyboard run through the editor / graph.run, empty caches: {statistics.median(ratios):.2f} "
+          f"median of 3 ({', '.join(f'{r:.2f}' for r in ratios)}; goal ≈ 1)")
+
+
+if __name__ == "__main__":
+    with tempfile.TemporaryDirectory() as tmp:
+        browser_figures(Path(tmp))
+        run_overhead(Path(tmp))
