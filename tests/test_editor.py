@@ -331,3 +331,13 @@ def test_reelgraph_ui_serves_the_editor_on_loopback_with_the_storyboard(tmp_path
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_the_editor_remembers_a_bounded_number_of_sessions(editor, monkeypatch):
+    import reelgraph.ui.session as session
+    monkeypatch.setattr(session, "KEEP_SESSIONS", 3)
+    wf = load("two_texts.json")
+    for i in range(6):
+        finish(editor, editor.start(wf, f"tab-{i}"))
+    assert list(editor._runs) == ["tab-3", "tab-4", "tab-5"]
+    assert set(editor._previews) == {"tab-3", "tab-4", "tab-5"}

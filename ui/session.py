@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 MAX_PREVIEWS = 6  # per node: a mapped node over six shots shows all six
 TEXT_PREVIEW = 400  # characters
 KEEP_RUNS = 30  # run folders kept under runs_dir; older ones are removed when a run starts
+KEEP_SESSIONS = 200  # sessions whose last run (statuses, previews) is remembered in memory
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -185,8 +186,13 @@ class Editor:
             run.state = {"run_id": run_id, "status": "running", "message": "Starting…",
                          "nodes": {n: {"status": "queued"} for n in graph.order}, "issues": [],
                          "output": None}
-            self._runs[session] = run
+            self._runs.pop(session, None)
+            self._runs[session] = run  # dicts keep insertion order: the oldest sessions come first
             self._previews[session] = {}
+            excess = len(self._runs) - KEEP_SESSIONS
+            for old in [k for k, r in self._runs.items() if not r.running][:max(excess, 0)]:
+                del self._runs[old]
+                self._previews.pop(old, None)
 
         def target():
             ex = LocalExecutor(self.cache)
