@@ -204,7 +204,7 @@ def test_run_the_storyboard_workflow_and_play_the_result(editor):
                                   timeout=20_000)
     shot(editor.page, "06-done")
     # a preview inside a node opens large, and Escape closes it
-    editor.node("keyframe").locator('[data-testid="preview"]').first.click()
+    editor.node("keyframe").locator('[data-testid="preview"]:visible').first.click()
     expect(editor.page.get_by_test_id("lightbox")).to_be_visible()
     shot(editor.page, "06b-preview-large")
     editor.page.keyboard.press("Escape")
@@ -438,4 +438,74 @@ def test_a_new_page_shows_what_the_cache_already_holds(app, browser):
     statuses = ed.statuses()
     assert statuses["save"] == "stale", "saving is not cacheable: it always runs"
     assert all(s == "cached" for n, s in statuses.items() if n != "save"), statuses
+    ctx.close()
+
+
+STORY = """# Two shots
+## Shot 1
+A red kite over green hills.
+duration: 1.5
+camera: push_in
+## Shot 2
+The kite lands beside a stone wall.
+duration: 1.5
+camera: pan_left
+transition: crossfade
+"""
+
+
+def test_build_a_storyboard_pipeline_from_an_empty_canvas_run_it_save_it_and_open_it(app, browser, tmp_path):
+    """The issue's "done when": drag, wire, edit, run, watch, play, save, open again."""
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps({"schema": "reelgraph/workflow", "version": 1, "name": "My film",
+                                 "nodes": {}, "edges": []}))
+    ctx = browser.new_context(viewport={"width": 2600, "height": 1200}, accept_downloads=True)
+    ed = Editor(ctx.new_page(), app["url"])
+    ed.open()
+    ed.page.get_by_test_id("open-input").set_input_files(str(empty))
+    ed.page.wait_for_function("document.querySelectorAll('.rg-node[data-id]').length === 0")
+    ed.page.wait_for_timeout(800)  # the view settles (fit-view animates)
+    ids = {}
+    for i, type_id in enumerate(["story.parse_storyboard", "story.expand_prompt", "image.keyframe",
+                                 "video.image_to_video", "assemble.concat", "io.save_video"]):
+        ids[type_id.split(".")[1]] = ed.add_from_palette(type_id, 420 + (i % 3) * 460, 60 + (i // 3) * 480)
+    if ed.page.locator('[data-testid="issues"] .rg-issues-head[aria-expanded="true"]').count():
+        ed.page.locator('[data-testid="issues"] .rg-issues-head').click()  # the list would cover nodes
+    ed.page.wait_for_timeout(400)
+    shot(ed.page, "11a-built-nodes")
+    for src, dst in [("parse_storyboard.shots", "expand_prompt.shot"), ("expand_prompt.prompt", "keyframe.prompt"),
+                     ("keyframe.image", "image_to_video.image"), ("image_to_video.video", "concat.videos"),
+                     ("concat.video", "save_video.video")]:
+        (a, pa), (b, pb) = src.split("."), dst.split(".")
+        ed.wire(f"{ids[a]}.{pa}", f"{ids[b]}.{pb}")
+    expect(ed.page.locator(".svelte-flow__edge")).to_have_count(5)
+    ed.page.get_by_test_id("arrange").click()  # left to right in the order it runs
+    ed.select(ids["parse_storyboard"])
+    ed.page.locator('[data-testid="inspector"] [data-param="script"] textarea').fill(STORY)
+    ed.select(ids["keyframe"])
+    resolution = ed.page.locator('[data-testid="inspector"] [data-param="resolution"] input').first
+    resolution.fill("240")
+    resolution.press("Tab")
+    ed.wait_checked()
+    expect(ed.page.get_by_test_id("issues")).to_have_attribute("data-count", "0")
+    shot(ed.page, "11b-built-and-wired")
+    ed.page.get_by_test_id("run").click()
+    ed.wait_run("done", timeout=120_000)
+    assert set(ed.statuses().values()) == {"done"}
+    ed.page.locator("#rg-output video").evaluate("v => { v.muted = true; return v.play(); }")
+    ed.page.wait_for_function("document.querySelector('#rg-output video').currentTime > 0.2", timeout=20_000)
+    shot(ed.page, "11c-built-run-done")
+    saved = ed.save(tmp_path)
+    assert saved["name"] == "My film" and len(saved["nodes"]) == 6 and len(saved["edges"]) == 5
+    path = tmp_path / "my_film.json"
+    path.write_text(json.dumps(saved))
+    ed.page.reload()
+    ed.page.wait_for_selector(".rg-node[data-id]")
+    ed.page.get_by_test_id("open-input").set_input_files(str(path))
+    ed.page.wait_for_function("document.querySelectorAll('.rg-node[data-id]').length === 6")
+    assert ed.node_ids() == set(ids.values())
+    expect(ed.page.locator(".svelte-flow__edge")).to_have_count(5)
+    ed.page.wait_for_function(
+        "[...document.querySelectorAll('.rg-node[data-id]')].every(e => e.dataset.status === 'cached' "
+        "|| e.dataset.id.startsWith('save'))")
     ctx.close()

@@ -92,10 +92,22 @@ export function typeColor(cat, t) {
   return cat.types[b]?.color ?? cat.types[t]?.color ?? cat.types.Any?.color ?? FALLBACK_TYPE_COLOR;
 }
 
-/** "direct" | "map" | null (missing from the table = refused). */
+/** "direct" | "map" | null. The table answers for the catalog's own port types; a type it does not
+ * list (a mapped node's output, e.g. List[Image]) follows the same rule as Python's link_mode:
+ * a direct fit wins, else a list of something that fits maps; anything else is refused. */
 export function linkMode(cat, src, dst) {
   const row = cat.links[src];
-  if (!row || typeof row !== 'object') return null;
-  const m = row[dst];
-  return m === 'direct' || m === 'map' ? m : null;
+  if (row && typeof row === 'object' && dst in row) {
+    const m = row[dst];
+    return m === 'direct' || m === 'map' ? m : null;
+  }
+  if (fits(cat, src, dst)) return 'direct';
+  if (isListType(src) && fits(cat, src.slice(5, -1), dst)) return 'map';
+  return null;
+}
+
+function fits(cat, src, dst) {
+  if (src === dst || src === 'T' || dst === 'T' || src === 'Any' || dst === 'Any') return true;
+  if (cat.links[src]?.[dst] === 'direct') return true;
+  return isListType(src) && isListType(dst) && fits(cat, src.slice(5, -1), dst.slice(5, -1));
 }

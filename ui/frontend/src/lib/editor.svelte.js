@@ -2,7 +2,8 @@
 // getEditor() (context) and call its methods; only `commit()` talks to Python about the graph.
 import { getContext, setContext, tick } from 'svelte';
 import { prepareCatalog, linkMode } from './catalog.js';
-import { NODE_TYPE, emptyGraph, flowToGraph, graphToFlow, makeEdge, newNodeId, portType } from './graph.js';
+import { NODE_TYPE, effectiveTypes, emptyGraph, flowToGraph, graphToFlow, makeEdge, newNodeId, portType, restyleEdges } from './graph.js';
+import { estimateSize, layeredLayout, needsArrange } from './layout.js';
 
 const KEY = Symbol('reelgraph-editor');
 const HISTORY_DEPTH = 100;
@@ -60,6 +61,9 @@ export class Editor {
   issuesOpen = $state(true);
   busy = $state('');
   connecting = $state.raw(null); // {color} while a wire is being dragged
+  /** The view is zoomed out below the semantic-zoom threshold: nodes draw their compact "far" form.
+   * Set by Canvas from the viewport zoom (it flips only when the threshold is crossed). */
+  far = $state(false);
 
   // --- derived, memoised ----------------------------------------------------------------------
   /** "target.handle" -> edge, for inputs that have a wire. */
@@ -67,6 +71,12 @@ export class Editor {
     const m = new Map();
     for (const e of this.edges) m.set(`${e.target}.${e.targetHandle}`, e);
     return m;
+  });
+  /** "source.handle" for outputs that have at least one wire. */
+  wiredOutputs = $derived.by(() => {
+    const s = new Set();
+    for (const e of this.edges) s.add(`${e.source}.${e.sourceHandle}`);
+    return s;
   });
   nodesById = $derived.by(() => {
     const m = new Map();
@@ -94,6 +104,8 @@ export class Editor {
     return m;
   });
   running = $derived(this.run.status === 'running');
+  /** Port types as wired (a mapped node's outputs are lists; generics bound): see effectiveTypes. */
+  types = $derived.by(() => effectiveTypes(this.catalog, this.nodes, this.edges));
 
   // --- internals ------------------------------------------------------------------------------
   api;
@@ -105,6 +117,7 @@ export class Editor {
   clipboard = null;
   pasteCount = 0;
   toastSeq = 0;
+  autoArranged = false; // the last load laid the graph out from estimated sizes
 
   constructor(api) {
     this.api = api ?? {};
@@ -112,7 +125,8 @@ export class Editor {
     this.catalog = prepareCatalog(props.catalog);
     this.examples = Array.isArray(props.examples) ? props.examples : [];
     this.run = cleanRun(props.run_state);
-    this.load(asGraph(props.value) ?? emptyGraph(), { reset: true });
+    this.load(asGraph(props.value) ?? emptyGraph(), { reset: true, arrange: true });
+    if (this.autoArranged) this.fitSoon();
   }
 
   get root() {
@@ -134,7 +148,7 @@ export class Editor {
       const g = asGraph(props.value);
       if (!g) return;
       if (JSON.stringify(g) === this.history[this.hIndex]) return;
-      this.load(g, { reset: true });
+      this.load(g, { reset: true, arrange: true });
       this.fitSoon();
     });
     watch('catalog', () => {
@@ -152,10 +166,25 @@ export class Editor {
     return flowToGraph(this.nodes, this.edges, this.extras);
   }
 
-  /** Replace the canvas with a workflow; never sends anything. */
-  load(graph, { reset = false } = {}) {
+  /** Replace the canvas with a workflow; never sends anything. With `arrange`, a graph whose nodes
+   * have no positions or overlap heavily is laid out (sizes estimated; refined once measured). */
+  load(graph, { reset = false, arrange = false } = {}) {
     const prev = reset ? null : this.nodesById;
     const { nodes, edges, extras } = graphToFlow(graph, this.catalog, prev);
+    this.autoArranged = false;
+    if (arrange) {
+      const raw = graph?.nodes && typeof graph.nodes === 'object' ? graph.nodes : {};
+      const missing = nodes.filter((n) => !hasPosition(raw[n.id])).length;
+      const size = (n) => estimateSize(n, this.catalog, this.run);
+      if (needsArrange(nodes, size, missing)) {
+        const pos = layeredLayout(nodes, edges, size);
+        for (let i = 0; i < nodes.length; i++) {
+          const p = pos.get(nodes[i].id);
+          if (p) nodes[i] = { ...nodes[i], position: p };
+        }
+        this.autoArranged = true;
+      }
+    }
     this.nodes = nodes;
     this.edges = edges;
     this.extras = extras;
@@ -177,6 +206,9 @@ export class Editor {
       clearTimeout(this.pendingTimer);
       this.pendingTimer = null;
     }
+    // a wire added or removed upstream can make a node map (or stop): its wires change look
+    const restyled = restyleEdges(this.catalog, this.edges, this.types);
+    if (restyled !== this.edges) this.edges = restyled;
     const g = this.graph();
     const s = JSON.stringify(g);
     if (s === this.history[this.hIndex]) return false;
@@ -236,7 +268,7 @@ export class Editor {
   /** Replace the whole graph as a user action (open, example): undoable, sent, view fitted. */
   replaceGraph(graph) {
     this.flushPending({ send: false });
-    this.load(graph);
+    this.load(graph, { arrange: true });
     this.commit();
     this.fitSoon();
   }
@@ -244,7 +276,55 @@ export class Editor {
   async fitSoon() {
     await tick();
     // Nodes need one frame to be measured before the view can fit them.
-    requestAnimationFrame(() => requestAnimationFrame(() => this.fit()));
+    requestAnimationFrame(() =>
+      requestAnimationFrame(() => {
+        if (this.autoArranged) this.refineArrange();
+        this.fit();
+      }),
+    );
+  }
+
+  /** Size of a node for layout: Svelte Flow's measurement, else an estimate. The far form draws over
+   * the near one without changing its box, so a measurement is the near size at any zoom. */
+  sizeOf(n) {
+    const m = n.measured;
+    if (m && m.width > 0 && m.height > 0) return { width: m.width, height: m.height };
+    return estimateSize(n, this.catalog, this.run);
+  }
+
+  positionsFrom(pos) {
+    let changed = false;
+    const nodes = this.nodes.map((n) => {
+      const p = pos.get(n.id);
+      if (!p || (p.x === n.position.x && p.y === n.position.y)) return n;
+      changed = true;
+      return { ...n, position: p };
+    });
+    if (changed) this.nodes = nodes;
+    return changed;
+  }
+
+  /** An automatic arrangement (on open) redone with measured sizes; amends the same history step. */
+  refineArrange() {
+    this.autoArranged = false;
+    if (!this.positionsFrom(layeredLayout(this.nodes, this.edges, (n) => this.sizeOf(n)))) return;
+    const g = this.graph();
+    const s = JSON.stringify(g);
+    const reset = this.hIndex === 0 && this.history.length === 1;
+    this.history[this.hIndex] = s;
+    // a graph that came from Python (initial value) needs no echo; an opened one was already sent
+    if (!reset) this.send(g, 'graph_edit');
+  }
+
+  /** Lay the graph out left to right in layers (toolbar Arrange, shortcut L): one undoable step. */
+  arrange() {
+    this.flushPending({ send: false });
+    if (!this.nodes.length) return false;
+    this.autoArranged = false;
+    this.positionsFrom(layeredLayout(this.nodes, this.edges, (n) => this.sizeOf(n)));
+    const changed = this.commit();
+    this.fitSoon();
+    return changed;
   }
 
   fit() {
@@ -416,8 +496,9 @@ export class Editor {
     const src = this.nodesById.get(c.source);
     const dst = this.nodesById.get(c.target);
     if (!src || !dst) return { ok: false, reason: '' };
-    const st = portType(this.catalog, src, c.sourceHandle, 'source');
-    const tt = portType(this.catalog, dst, c.targetHandle, 'target');
+    const types = this.types;
+    const st = types.get(c.source)?.outs.get(c.sourceHandle) ?? portType(this.catalog, src, c.sourceHandle, 'source');
+    const tt = types.get(c.target)?.ins.get(c.targetHandle) ?? portType(this.catalog, dst, c.targetHandle, 'target');
     const port = `${this.title(c.target)}.${c.targetHandle}`;
     if (!st || !tt) return { ok: false, reason: `${port} is not a known port` };
     const mode = linkMode(this.catalog, st, tt);
@@ -459,7 +540,7 @@ export class Editor {
       if (res.reason) this.toast(res.reason, 'error');
       return false;
     }
-    const edge = makeEdge(this.catalog, this.nodesById, c.source, c.sourceHandle, c.target, c.targetHandle, null);
+    const edge = makeEdge(this.catalog, this.nodesById, c.source, c.sourceHandle, c.target, c.targetHandle, null, this.types);
     this.edges = [...this.edges, edge];
     const def = this.def(c.target);
     const dst = this.nodesById.get(c.target);
@@ -606,6 +687,11 @@ export class Editor {
       return true;
     });
   }
+}
+
+function hasPosition(raw) {
+  const p = raw?.position;
+  return Array.isArray(p) && Number.isFinite(p[0]) && Number.isFinite(p[1]);
 }
 
 function article(t) {

@@ -1,6 +1,6 @@
 // Conversions between the workflow file format (props.value) and Svelte Flow's nodes/edges.
 // Unknown fields are kept: on the graph (extras), on each node entry and on each edge.
-import { linkMode, typeColor } from './catalog.js';
+import { isListType, linkMode, typeColor } from './catalog.js';
 
 export const NODE_TYPE = 'rg';
 const ID_RE = /^[A-Za-z_][A-Za-z0-9_-]*$/;
@@ -38,22 +38,117 @@ export function portType(cat, node, handle, kind) {
   return p ? p.type : null;
 }
 
-export function makeEdge(cat, nodesById, source, sourceHandle, target, targetHandle, extra) {
-  const st = portType(cat, nodesById.get(source), sourceHandle, 'source');
-  const tt = portType(cat, nodesById.get(target), targetHandle, 'target');
-  const mode = st && tt ? linkMode(cat, st, tt) : null;
+/** Svelte Flow look of a wire: the colour of what it carries, dashed when it maps, red when refused. */
+function edgeLook(cat, st, mode) {
   const color = st ? typeColor(cat, st) : '#8b93a7';
   const dash = mode === 'map' ? 'stroke-dasharray:7 5;' : '';
+  return {
+    style: `stroke:${color};${dash}`,
+    class: mode === 'map' ? 'rg-edge rg-edge-map' : mode ? 'rg-edge' : 'rg-edge rg-edge-bad',
+    color,
+  };
+}
+
+/** A wire; `types` (optional, from effectiveTypes) gives the types a mapped or generic node really has. */
+export function makeEdge(cat, nodesById, source, sourceHandle, target, targetHandle, extra, types) {
+  const st = types?.get(source)?.outs.get(sourceHandle) ?? portType(cat, nodesById.get(source), sourceHandle, 'source');
+  const tt = types?.get(target)?.ins.get(targetHandle) ?? portType(cat, nodesById.get(target), targetHandle, 'target');
+  const mode = st && tt ? linkMode(cat, st, tt) : null;
+  const look = edgeLook(cat, st, mode);
   return {
     id: edgeId(source, sourceHandle, target, targetHandle),
     source,
     sourceHandle,
     target,
     targetHandle,
-    style: `stroke:${color};${dash}`,
-    class: mode === 'map' ? 'rg-edge rg-edge-map' : mode ? 'rg-edge' : 'rg-edge rg-edge-bad',
-    data: { mode, color, extra: extra ?? null },
+    style: look.style,
+    class: look.class,
+    data: { mode, color: look.color, extra: extra ?? null },
   };
+}
+
+// Type variables (generic nodes: list.build takes T, gives List[T]), bound like Python's types.bind.
+function bindType(declared, actual, b) {
+  if (!declared || !actual) return;
+  if (declared === 'T') {
+    if (!b.has('T')) b.set('T', actual);
+  } else if (isListType(declared) && isListType(actual)) bindType(declared.slice(5, -1), actual.slice(5, -1), b);
+}
+
+function substitute(declared, b) {
+  if (declared === 'T') return b.get('T') ?? 'T';
+  if (isListType(declared)) return `List[${substitute(declared.slice(5, -1), b)}]`;
+  return declared;
+}
+
+/**
+ * The types ports really have in this graph, as Python's validation computes them: a node fed a
+ * list where it takes one value maps (runs once per element), so each of its outputs is a list;
+ * a generic node's T is what its first wired T input carries. Map id -> {maps, ins, outs}
+ * (ins/outs: Map port name -> type). Nodes of unknown types are left out.
+ */
+export function effectiveTypes(cat, nodes, edges) {
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const incoming = new Map();
+  const succ = new Map();
+  const indeg = new Map(nodes.map((n) => [n.id, 0]));
+  for (const e of edges) {
+    if (!byId.has(e.source) || !byId.has(e.target) || e.source === e.target) continue;
+    if (!incoming.has(e.target)) incoming.set(e.target, []);
+    incoming.get(e.target).push(e);
+    if (!succ.has(e.source)) succ.set(e.source, []);
+    succ.get(e.source).push(e.target);
+    indeg.set(e.target, indeg.get(e.target) + 1);
+  }
+  const order = nodes.filter((n) => indeg.get(n.id) === 0).map((n) => n.id);
+  for (let i = 0; i < order.length; i++) {
+    for (const t of succ.get(order[i]) ?? []) {
+      indeg.set(t, indeg.get(t) - 1);
+      if (indeg.get(t) === 0) order.push(t);
+    }
+  }
+  const done = new Set(order);
+  for (const n of nodes) if (!done.has(n.id)) order.push(n.id); // caught in a cycle: declared types
+  const out = new Map();
+  for (const id of order) {
+    const def = cat.byType.get(byId.get(id).data.entry.type);
+    if (!def) continue;
+    const ins = incoming.get(id) ?? [];
+    const count = new Map();
+    for (const e of ins) count.set(e.targetHandle, (count.get(e.targetHandle) ?? 0) + 1);
+    const b = new Map();
+    const wired = [];
+    for (const e of ins) {
+      const port = def.inByName.get(e.targetHandle);
+      if (!port || count.get(e.targetHandle) > 1 || !done.has(id)) continue;
+      const st = out.get(e.source)?.outs.get(e.sourceHandle) ?? portType(cat, byId.get(e.source), e.sourceHandle, 'source');
+      if (!st) continue;
+      bindType(port.type, st, b);
+      wired.push([port, st]);
+    }
+    let maps = false;
+    for (const [port, st] of wired) if (linkMode(cat, st, substitute(port.type, b)) === 'map') maps = true;
+    const inTypes = new Map(def.ins.map((p) => [p.name, substitute(p.type, b)]));
+    const outTypes = new Map(def.outs.map((p) => [p.name, maps ? `List[${substitute(p.type, b)}]` : substitute(p.type, b)]));
+    out.set(id, { maps, ins: inTypes, outs: outTypes });
+  }
+  return out;
+}
+
+/** The edges restyled for the graph's effective types (same objects where nothing changed). */
+export function restyleEdges(cat, edges, types) {
+  let changed = false;
+  const next = edges.map((e) => {
+    const st = types.get(e.source)?.outs.get(e.sourceHandle);
+    const tt = types.get(e.target)?.ins.get(e.targetHandle);
+    if (!st || !tt) return e;
+    const mode = linkMode(cat, st, tt);
+    const look = edgeLook(cat, st, mode);
+    if (e.data?.mode === mode && e.class === look.class && e.style === look.style) return e;
+    changed = true;
+    return { ...e, style: look.style, class: look.class, data: { ...e.data, mode, color: look.color } };
+  });
+  return changed ? next : edges;
 }
 
 function finite(v) {
@@ -121,7 +216,7 @@ export function graphToFlow(graph, cat, prev) {
     nodes.push(node);
     byId.set(id, node);
   }
-  const edges = [];
+  let edges = [];
   const seen = new Set();
   for (const r of rawEdges) {
     const e = makeEdge(cat, byId, r.source, r.sourceHandle, r.target, r.targetHandle, r.extra);
@@ -129,6 +224,7 @@ export function graphToFlow(graph, cat, prev) {
     seen.add(e.id);
     edges.push(e);
   }
+  edges = restyleEdges(cat, edges, effectiveTypes(cat, nodes, edges));
   return { nodes, edges, extras };
 }
 

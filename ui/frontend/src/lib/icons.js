@@ -14,6 +14,7 @@ export const ICONS = {
   stop: ['M6 6h12v12H6z'],
   undo: ['M9 14L4 9l5-5', 'M4 9h11a5 5 0 0 1 0 10h-3'],
   redo: ['M15 14l5-5-5-5', 'M20 9H9a5 5 0 0 0 0 10h3'],
+  arrange: ['M3 4h6v5H3z', 'M3 15h6v5H3z', 'M15 9.5h6v5h-6z', 'M9 6.5h2a2 2 0 0 1 2 2v7a2 2 0 0 1-2 2H9', 'M13 12h2'],
   fit: ['M4 9V4h5', 'M20 9V4h-5', 'M4 15v5h5', 'M20 15v5h-5'],
   open: ['M3 7h6l2 2h10v10H3z'],
   save: ['M12 4v11', 'M7.5 10.5L12 15l4.5-4.5', 'M4 19h16'],
