@@ -12,10 +12,13 @@ Debian's chromium through playwright, like the browser tests (REELGRAPH_CHROMIUM
 from __future__ import annotations
 
 import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -24,7 +27,6 @@ from browser import CHROMIUM_FLAGS, chromium_path, free_port  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from reelgraph import graph, workflows  # noqa: E402
-from reelgraph.ui.app import build_app  # noqa: E402
 from reelgraph.ui.session import Editor  # noqa: E402
 
 PAN = """() => new Promise((done) => { const frames = []; let last = performance.now();
@@ -53,12 +55,26 @@ def chain(n: int) -> dict:
     return {"schema": "reelgraph/workflow", "version": 1, "name": f"{n} nodes", "nodes": nodes, "edges": edges}
 
 
-def browser_figures(root: Path) -> None:
-    demo, opts = build_app(root / "ws", cache=root / "cache", runs_dir=root / "runs")
+def serve(root: Path) -> tuple[subprocess.Popen, str]:
+    """`reelgraph ui` in its own process, as a user runs it (not sharing the GIL with the browser driver)."""
     port = free_port()
-    demo.queue(default_concurrency_limit=None).launch(server_name="127.0.0.1", server_port=port,
-                                                      prevent_thread_lock=True, quiet=True, **opts)
+    env = {**os.environ, "REELGRAPH_CACHE_DIR": str(root / "cache")}
+    proc = subprocess.Popen([sys.executable, "-m", "reelgraph.ui.cli", "ui", "--port", str(port),
+                             "--workspace", str(root / "ws")], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"
+    for _ in range(240):
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return proc, url
+        except OSError:
+            time.sleep(0.25)
+    proc.kill()
+    raise SystemExit("reelgraph ui did not start")
+
+
+def browser_figures(root: Path) -> None:
+    proc, url = serve(root)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
         loads = []
@@ -90,7 +106,8 @@ def browser_figures(root: Path) -> None:
               f"15 nodes: ratio {big / small:.2f} (headless, software rendering)")
         ctx.close()
         b.close()
-    demo.close()
+    proc.terminate()
+    proc.wait(10)
 
 
 def run_overhead(root: Path) -> None:
