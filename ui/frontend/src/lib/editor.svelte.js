@@ -328,7 +328,7 @@ export class Editor {
   }
 
   fit() {
-    this.flow?.fitView({ padding: 0.12, duration: 250, maxZoom: 1.2 });
+    this.flow?.fitView({ padding: 0.06, duration: 250, maxZoom: 1.2 });
   }
 
   // --- run ------------------------------------------------------------------------------------

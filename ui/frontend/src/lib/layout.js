@@ -189,10 +189,11 @@ function flowLayout(nodes, edges, sizeOf, colGap, rowGap) {
   return pos;
 }
 
-/** True when a graph should be arranged on open: nodes without positions, or heavy overlap. */
+/** True when a graph should be arranged on open: (mostly) saved without positions, or its nodes
+ * overlap heavily. A few nodes without a position are placed by graphToFlow and tested here. */
 export function needsArrange(nodes, sizeOf, missing = 0) {
   if (nodes.length < 2) return false;
-  if (missing > 0) return true;
+  if (missing * 2 >= nodes.length) return true;
   const boxes = nodes.map((n) => {
     const s = sizeOf(n);
     return { x: n.position.x, y: n.position.y, w: s.width, h: s.height };
