@@ -333,6 +333,13 @@ def test_keyboard_delete_copy_paste_undo_redo(editor):
     assert "music" not in editor.node_ids()
     editor.page.keyboard.press("Control+z")
     expect(editor.node("music")).to_have_count(1)
+    # zoomed in, a minimap shows where you are; F fits the whole graph again (the overview needs none)
+    for _ in range(10):
+        editor.page.locator(".svelte-flow__controls-zoomin").click()
+    expect(editor.page.locator(".svelte-flow__minimap")).to_be_visible()
+    editor.page.keyboard.press("f")
+    expect(editor.node("save")).to_be_in_viewport()
+    expect(editor.node("story")).to_be_in_viewport()
 
 
 def test_two_tabs_run_at_once_and_keep_their_own_state(app, browser):
