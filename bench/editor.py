@@ -29,21 +29,22 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 from reelgraph import graph, workflows  # noqa: E402
 from reelgraph.ui.session import Editor  # noqa: E402
 
-PAN = """() => new Promise((done) => { const frames = []; let last = performance.now();
-  const tick = (t) => { frames.push(t - last); last = t; if (frames.length < 120) requestAnimationFrame(tick); else done(frames.slice(2)); };
-  requestAnimationFrame(tick); })"""
+START = """() => { window.__frames = []; window.__rec = true; let last = performance.now();
+  const tick = (t) => { window.__frames.push(t - last); last = t; if (window.__rec) requestAnimationFrame(tick); };
+  requestAnimationFrame(tick); }"""
 
 
 def pan_p95(page) -> float:
+    """95th-percentile frame time while the gesture runs (frames after it are not counted)."""
     box = page.locator(".svelte-flow__pane").first.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    frames = page.evaluate_handle(PAN)
+    page.evaluate(START)
     page.mouse.move(x, y)
     page.mouse.down()
     for i in range(40):
         page.mouse.move(x - i * 15, y - i * 6)
     page.mouse.up()
-    values = sorted(frames.json_value())
+    values = sorted(page.evaluate("() => { window.__rec = false; return window.__frames.slice(1); }"))
     return values[int(len(values) * 0.95) - 1]
 
 
