@@ -2,8 +2,10 @@
 
 The scheduler is one loop on the calling thread; node calls run on a thread pool. A call may start
 when its resources are free: CPU-bound calls (``Resources.cpu > 0``) up to the machine's cores,
-waiting calls (``cpu=0``) freely up to the pool size, GPU-heavy calls one per device. Only the
-scheduler thread touches run state and emits events, so listeners never race each other.
+waiting calls (``cpu=0``) freely up to the pool size, GPU-heavy calls and calls that need a model
+(``Node.models_for``) one per device. Among ready model calls, those needing the model used last go
+first, so nodes that share a model load it once per run. Only the scheduler thread touches run state
+and emits events, so listeners never race each other.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from .cache import ArtifactStore, Cache
 from .context import CancelToken, RunContext
 from .errors import Cancelled, NodeError, NodeFailure
 from .events import Event, Listener
+from .models import ModelManager, default_manager
+from .node import ModelNeed
 from .validate import CompiledGraph, CompiledNode
 
 log = logging.getLogger("reelgraph")
@@ -50,11 +54,17 @@ class Call:
     element: int | None
     kwargs: dict[str, Any]
     key: str | None  # cache key, None when the node is not cacheable
+    models: tuple[ModelNeed, ...] = ()  # loaded by the model manager before run()
 
     @property
     def need(self) -> tuple[float, int]:
         res = self.node.spec.resources
-        return (res.cpu, res.gpu)
+        # a model call holds the device: two pipelines at once would only fight over its memory
+        return (res.cpu, max(res.gpu, 1) if self.models else res.gpu)
+
+    @property
+    def model_ids(self) -> tuple[str, ...]:
+        return tuple(m.id for m in self.models)
 
 
 @dataclass
@@ -115,7 +125,7 @@ def gather_calls(cn: CompiledNode, values: dict[str, dict[str, Any]],
             base[name] = None
     workspace = workspace if workspace is not None else Path.cwd()
     if not mapped:
-        return [Call(cn, None, base, _key(cn, base, workspace))]
+        return [Call(cn, None, base, _key(cn, base, workspace), _models(cn, base, workspace))]
     lengths = {name: len(v) for name, v in mapped.items()}
     if len(set(lengths.values())) > 1:
         detail = ", ".join(f"{n} has {k}" for n, k in lengths.items())
@@ -124,8 +134,13 @@ def gather_calls(cn: CompiledNode, values: dict[str, dict[str, Any]],
     calls = []
     for i in range(next(iter(lengths.values()))):
         kwargs = {**base, **{name: v[i] for name, v in mapped.items()}}
-        calls.append(Call(cn, i, kwargs, _key(cn, kwargs, workspace)))
+        calls.append(Call(cn, i, kwargs, _key(cn, kwargs, workspace), _models(cn, kwargs, workspace)))
     return calls
+
+
+def _models(cn: CompiledNode, kwargs: dict[str, Any], workspace: Path) -> tuple[ModelNeed, ...]:
+    needs = cn.spec.cls.models_for(kwargs, workspace)
+    return tuple(needs or ())
 
 
 def _fix_for(port) -> str:
@@ -213,8 +228,10 @@ class LocalExecutor:
     """Runs compiled graphs in this process. Reusable across runs; ``close()`` ends the pool."""
 
     def __init__(self, cache: Cache | None = None, *, store: ArtifactStore | None = None,
-                 cpu_slots: float | None = None, gpu_slots: int = 1, max_workers: int | None = None):
+                 cpu_slots: float | None = None, gpu_slots: int = 1, max_workers: int | None = None,
+                 models: ModelManager | None = None):
         self.cache = cache
+        self._models = models
         if store is None:
             store = cache.store if cache is not None else _scratch_store()
         self.store = store
@@ -223,6 +240,13 @@ class LocalExecutor:
         self.max_workers = max_workers or max(32, 4 * available_cpus())
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+
+    @property
+    def models(self) -> ModelManager:
+        """The model manager (the process-wide one unless one was given)."""
+        if self._models is None:
+            self._models = default_manager()
+        return self._models
 
     @property
     def pool(self) -> ThreadPoolExecutor:
@@ -274,6 +298,7 @@ class _Run:
         self.used_gpu = 0
         self.running = 0
         self.cancelled = False
+        self.last_models: tuple[str, ...] = ()  # the model ids of the last model call dispatched
 
     # -- events
     def emit(self, kind: str, node: str | None = None, seconds: float | None = None, **kw) -> None:
@@ -343,11 +368,24 @@ class _Run:
             return
         for (cpu, gpu), dq in self.pending.items():
             while dq and self.fits(cpu, gpu):
-                call = dq.popleft()
+                call = self.next_call(dq)
                 self.running += 1
                 self.used_cpu += cpu
                 self.used_gpu += gpu
                 self.ex.pool.submit(self.work, call)
+
+    def next_call(self, dq: deque[Call]) -> Call:
+        """The oldest call, except that a call using the model loaded last goes first: nodes that
+        share a model then run back to back and the model loads once."""
+        if dq[0].models and dq[0].model_ids != self.last_models:
+            for i, call in enumerate(dq):
+                if call.models and call.model_ids == self.last_models:
+                    del dq[i]
+                    return call
+        call = dq.popleft()
+        if call.models:
+            self.last_models = call.model_ids
+        return call
 
     def fits(self, cpu: float, gpu: int) -> bool:
         if gpu and self.used_gpu + gpu > self.ex.gpu_slots:
@@ -364,7 +402,12 @@ class _Run:
                          emit=lambda kind, **kw: self.inbox.put(("event", call, kind, kw)))
         try:
             ctx.check_cancelled()
-            result = cn.spec.cls().run(ctx, **call.kwargs)
+            if call.models:
+                with self.ex.models.use(call.models, report=lambda message: ctx.progress(0.0, message)) as loaded:
+                    ctx.models = loaded
+                    result = cn.spec.cls().run(ctx, **call.kwargs)
+            else:
+                result = cn.spec.cls().run(ctx, **call.kwargs)
             outputs = normalize_outputs(cn, result)
             self.inbox.put(("done", call, outputs))
         except BaseException as e:  # reported, never raised in the pool

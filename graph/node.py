@@ -42,7 +42,7 @@ FILE_KINDS = ("image", "audio", "video", "any")
 _PORT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _RESERVED = {"run", "type", "version", "output", "cacheable", "deterministic", "instant", "runs_instantly",
              "resources", "models",
-             "spec", "upgrade_params", "fingerprint", "category", "title",
+             "spec", "upgrade_params", "fingerprint", "models_for", "category", "title",
              "self", "ctx"}  # run(self, ctx, **values): a port named ctx or self could never be passed
 
 
@@ -147,12 +147,23 @@ class Resources:
 
 @dataclass(frozen=True)
 class ModelNeed:
-    """A model a node needs loaded; the model manager (not the node) loads and keeps it."""
+    """A model a node needs loaded; the model manager (not the node) loads and keeps it.
+
+    ``id`` names the weights (a preset id, a hub repo, or a local folder), ``kind`` picks the loader
+    registered with ``reelgraph.graph.models`` (``diffusers``, ``transformers``), ``name`` is the key
+    under which ``ctx.models`` hands the loaded model to run(), and ``options`` (sorted key/value pairs)
+    tell the loader what it needs: the local path, the pipeline class, the revision.
+    """
 
     id: str
     kind: str = "diffusers"
     vram_gb: float = 0.0
     optional: bool = False
+    name: str = "model"
+    options: tuple[tuple[str, str], ...] = ()
+
+    def option(self, key: str, default: str | None = None) -> str | None:
+        return dict(self.options).get(key, default)
 
 
 @dataclass
@@ -194,7 +205,8 @@ class NodeSpec:
             "deterministic": self.deterministic, "instant": self.instant,
             "resources": {"cpu": self.resources.cpu, "gpu": self.resources.gpu,
                           "vram_gb": self.resources.vram_gb},
-            "models": [m.__dict__ for m in self.models],
+            "models": [{"id": m.id, "kind": m.kind, "vram_gb": m.vram_gb, "optional": m.optional,
+                        "name": m.name} for m in self.models],
         }
 
 
@@ -232,6 +244,13 @@ class Node:
         """Whether a call with these values is instant (see ``instant``); override when a param
         decides it, e.g. a draft backend is instant and a model backend is not."""
         return cls.instant
+
+    @classmethod
+    def models_for(cls, values: dict, workspace: Path) -> tuple[ModelNeed, ...]:
+        """The models one call with these values needs (the executor has the model manager load
+        them into ``ctx.models``); override when a param decides it, e.g. a ``backend`` param.
+        Raise NodeError when a needed model is missing: the call then fails before it starts."""
+        return cls.models
 
     @classmethod
     def fingerprint(cls, values: dict, workspace: Path) -> str | None:

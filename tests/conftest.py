@@ -1,12 +1,38 @@
 from __future__ import annotations
 
+import ipaddress
 import json
+import os
+import socket
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+# Model tests run on the CPU from tiny local models: never a hub, never a GPU found by accident.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("REELGRAPH_DEVICE", "cpu")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self, address):
+    """No test reaches the network: a connection to anything but this machine fails loudly."""
+    host = address[0] if isinstance(address, tuple) else None
+    if host is not None:
+        try:
+            ok = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            ok = host == "localhost"
+        if not ok:
+            raise OSError(f"test tried to reach the network: {address}")
+    return _real_connect(self, address)
+
+
+socket.socket.connect = _loopback_only
 
 from reelgraph import graph  # noqa: E402
 from stubnodes import make_registry  # noqa: E402
@@ -18,6 +44,10 @@ RESOURCES = Path(__file__).parent / "resources"
 def _isolated_cache(tmp_path, monkeypatch):
     """No test ever touches the user's real cache."""
     monkeypatch.setenv("REELGRAPH_CACHE_DIR", str(tmp_path / "user-cache"))
+    # nor the user's Hugging Face cache or model folder
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("REELGRAPH_MODELS", raising=False)
 
 
 @pytest.fixture

@@ -1,0 +1,83 @@
+"""Calling a loaded pipeline from a node: seeds, per-step progress and cancellation, sizes, images.
+
+``call(ctx, pipe, steps=..., **kwargs)`` runs a diffusers pipeline with a step callback that reports
+``node_progress`` for every denoising step and raises ``Cancelled`` at the next step after Stop, so
+nothing half-made is stored. Older pipelines take ``callback``/``callback_steps``, newer ones
+``callback_on_step_end``: both are handled.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from reelgraph.graph import NodeError
+
+
+def generator(seed: int):
+    """A CPU generator: the same seed gives the same noise on every device."""
+    import torch
+    return torch.Generator("cpu").manual_seed(int(seed) % (2**63))
+
+
+def accepts(pipe, name: str) -> bool:
+    return name in inspect.signature(type(pipe).__call__).parameters
+
+
+def call(ctx, pipe, *, steps: int, start: float = 0.0, end: float = 1.0, label: str = "step",
+         **kwargs) -> Any:
+    """Run ``pipe(**kwargs)`` with progress from ``start`` to ``end`` over ``steps`` steps."""
+    import torch
+    steps = max(1, int(steps))
+    span = end - start
+
+    def tick(i: int) -> None:
+        ctx.progress(start + span * min(1.0, (i + 1) / steps), f"{label} {min(i + 1, steps)}/{steps}")
+
+    params = inspect.signature(type(pipe).__call__).parameters
+    if "callback_on_step_end" in params:
+        def on_step_end(_pipe, i, _t, callback_kwargs):
+            tick(i)
+            return callback_kwargs
+        kwargs["callback_on_step_end"] = on_step_end
+    elif "callback" in params:
+        kwargs["callback"] = lambda i, _t, _latents: tick(i)
+        if "callback_steps" in params:
+            kwargs["callback_steps"] = 1
+    ctx.progress(start, f"{label} 0/{steps}")
+    with torch.inference_mode():
+        return pipe(**kwargs)
+
+
+def model_size(width: int, height: int, short_side: int, multiple: int) -> tuple[int, int]:
+    """The size to render at: the frame's aspect with the model's native short side, both sides a
+    multiple of what the model needs. The node resizes the result to the frame size it promised."""
+    scale = short_side / min(width, height)
+    w = max(multiple, round(width * scale / multiple) * multiple)
+    h = max(multiple, round(height * scale / multiple) * multiple)
+    return int(w), int(h)
+
+
+def preset_of(loaded):
+    """The preset a loaded model came from (None for a local folder or a hub repo id)."""
+    from .presets import presets
+    return presets().get(loaded.info.get("preset") or "")
+
+
+def default(loaded, name: str, fallback):
+    """A preset default (steps, size, fps...) for this model, else ``fallback``."""
+    preset = preset_of(loaded)
+    return preset.default(name, fallback) if preset is not None else fallback
+
+
+def label(loaded) -> str:
+    return str(loaded.info.get("label") or loaded.info.get("pipeline") or "model")
+
+
+def check_pipeline(loaded, allowed: tuple[str, ...], what: str) -> None:
+    """Fail clearly when ``model`` names a pipeline of another kind (an audio model on a keyframe)."""
+    name = loaded.info.get("pipeline") or type(loaded.obj).__name__
+    if not any(name == a or type(loaded.obj).__name__ == a for a in allowed):
+        raise NodeError(f"model loads as {name}, which cannot {what}", field="model",
+                        fix=f"choose a model whose pipeline is one of: {', '.join(allowed)} "
+                            "(reelgraph models list)")
