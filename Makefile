@@ -37,9 +37,13 @@ browser:
 	    { $$SUDO apt-get update -q >/dev/null 2>&1 && $$SUDO apt-get install -y -q chromium >/dev/null 2>&1; } || \
 	    echo "note: could not install chromium; the browser tests will fail (apt-get install chromium)"; }
 
+# torch goes in first, pinned: the CPU build that lies on disk here (a plain `torch` requirement would
+# pull a multi-GB CUDA build). constraints.txt keeps it pinned while the rest installs. A machine
+# with a GPU installs its own CUDA torch first (README, "Real models").
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -c 'import torch' 2>/dev/null || $(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 

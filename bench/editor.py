@@ -25,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from browser import CHROMIUM_FLAGS, chromium_path, free_port  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
-
 from reelgraph import graph, workflows  # noqa: E402
 from reelgraph.ui.session import Editor  # noqa: E402
 

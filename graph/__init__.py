@@ -22,7 +22,7 @@ from .context import CancelToken, RunContext
 from .errors import Cancelled, DeclarationError, Issue, NodeError, NodeFailure, ReelgraphError, WorkflowError
 from .events import EVENT_KINDS, Event
 from .executor import LocalExecutor, PlanEntry, RunResult
-from .models import LoadedModel, ModelManager, default_manager, register_loader
+from .models import LoadedModel, ModelManager, default_manager, register_loader, set_default_budget
 from .node import NODE_API_VERSION, Input, ModelNeed, Node, NodeSpec, Output, Param, Resources
 from .provenance import KEY as PROVENANCE_KEY
 from .registry import ENTRY_POINT_GROUP, Registry, default_registry, register
@@ -61,7 +61,7 @@ __all__ = [
     "plan", "run", "validate", "ArtifactStore", "Cache", "default_cache_dir", "CancelToken",
     "RunContext", "Cancelled", "DeclarationError", "Issue", "NodeError", "NodeFailure",
     "ReelgraphError", "WorkflowError", "EVENT_KINDS", "Event", "LocalExecutor", "PlanEntry",
-    "LoadedModel", "ModelManager", "default_manager", "register_loader",
+    "LoadedModel", "ModelManager", "default_manager", "register_loader", "set_default_budget",
     "RunResult", "PROVENANCE_KEY", "NODE_API_VERSION", "Input", "ModelNeed", "Node", "NodeSpec", "Output", "Param",
     "Resources", "ENTRY_POINT_GROUP", "Registry", "default_registry", "register", "Any", "Audio",
     "Bool", "Choice", "Float", "Image", "Int", "List", "MediaRef", "Shot", "ShotValue", "T", "Text",

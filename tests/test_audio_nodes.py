@@ -113,7 +113,7 @@ def load(ctx, path, start=0.0, seconds=0.0):
 def test_the_audio_nodes_are_registered_with_the_contract_ports():
     reg = graph.default_registry()
     expect = {
-        "audio.music": ([], ["mood", "seconds", "tempo", "seed", "backend", "model"]),
+        "audio.music": ([], ["mood", "seconds", "tempo", "seed", "steps", "backend", "model"]),
         "audio.speech": (["text"], ["voice", "speed", "pitch", "seed", "backend", "model"]),
         "audio.mix": (["music", "voices", "starts"],
                       ["seconds", "music_db", "voice_db", "duck_db", "fade_out", "format"]),
@@ -201,10 +201,10 @@ def test_music_rejects_a_tempo_too_slow_to_be_a_beat(ctx):
     assert e.value.field == "tempo" and "40" in e.value.fix
 
 
-def test_music_backend_that_is_not_built_names_backend(ctx):
+def test_music_model_backend_without_weights_says_how_to_get_them(ctx):
     with pytest.raises(NodeError) as e:
         music(ctx, backend="diffusers")
-    assert e.value.field == "backend"
+    assert e.value.field == "model" and "reelgraph models pull" in e.value.fix
 
 
 def test_music_stops_when_cancelled(tmp_path):

@@ -107,7 +107,8 @@ def test_spec_to_dict_is_what_the_editor_reads():
     assert d["type"] == "video.render_clip" and d["category"] == "video"
     assert d["tooltip"] == "Render a clip from a prompt."
     assert d["resources"] == {"cpu": 2, "gpu": 1, "vram_gb": 12.5}
-    assert d["models"][0] == {"id": "org/video-model", "kind": "diffusers", "vram_gb": 10, "optional": False}
+    assert d["models"][0] == {"id": "org/video-model", "kind": "diffusers", "vram_gb": 10, "optional": False,
+                             "name": "model"}
     params = {p["name"]: p for p in d["params"]}
     assert params["frames"]["default"] == 48 and params["frames"]["min"] == 1 and params["frames"]["max"] == 240
     assert params["mode"]["choices"] == ["fast", "best"]

@@ -105,6 +105,16 @@ def test_previews_of_the_last_run_survive_an_edit(editor):
 
 
 # ---------------------------------------------------------------------------------------------- running
+def test_a_model_backend_that_falls_back_to_the_draft_says_so_on_the_node(editor):
+    wf = example("single_shot")
+    wf["nodes"]["keyframe"]["params"]["backend"] = "auto"  # no GPU here: the draft renders, and says why
+    state = finish(editor, editor.start(wf, "tab"))
+    assert state["status"] == "done"
+    message = state["nodes"]["keyframe"]["message"]
+    assert "backend auto: no GPU on this machine; rendering the draft" in message
+    assert message.endswith("rendering the draft") and " s · " in message
+
+
 def test_a_run_streams_states_from_queued_to_done_with_previews_and_the_output(editor):
     wf = example("single_shot")
     run = editor.start(wf, "tab")
@@ -291,7 +301,6 @@ def test_listening_beyond_loopback_needs_auth(tmp_path):
 
 def test_the_cli_refuses_a_public_host_without_auth_and_a_bad_auth(tmp_path):
     from click.testing import CliRunner
-
     from reelgraph.ui.cli import cli
     res = CliRunner().invoke(cli, ["ui", "--host", "0.0.0.0", "--workspace", str(tmp_path)])
     assert res.exit_code != 0 and "--auth" in res.output

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from browser import CHROMIUM_FLAGS, chromium_path, free_port, record, shot
-
 from playwright.sync_api import expect, sync_playwright
 
 RES = Path(__file__).parent / "resources" / "editor"
@@ -407,6 +406,7 @@ def test_a_200_node_graph_stays_responsive(app, browser, tmp_path):
 def test_only_run_folders_are_served(app):
     import urllib.error
     import urllib.request
+
     from reelgraph import workflows
     ed = app["editor"]
     run = ed.start(json.loads(workflows.path("single_shot").read_text()), "served-files")

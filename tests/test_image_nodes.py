@@ -184,10 +184,11 @@ def test_keyframe_reads_the_scene_from_the_words():
     assert s.animal == "fox" and s.time == "dawn" and {"snow", "forest"} <= s.tags and s.people == 0
 
 
-def test_keyframe_model_backend_is_refused_clearly(ctx):
+def test_keyframe_model_that_is_not_here_says_how_to_get_it(ctx):
     with pytest.raises(NodeError) as e:
         keyframe(ctx, backend="diffusers")
-    assert e.value.field == "backend" and "draft" in e.value.fix
+    assert e.value.field == "model"
+    assert "reelgraph models pull sd-turbo" in e.value.fix and "draft" in e.value.fix
 
 
 def test_keyframe_stops_when_cancelled(tmp_path):

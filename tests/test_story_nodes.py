@@ -400,10 +400,11 @@ def test_expand_needs_exactly_one_of_shot_and_text(ctx, shot, text, field):
     assert e.value.field == field and e.value.fix
 
 
-def test_expand_refuses_an_unavailable_backend(ctx):
+def test_expand_with_a_model_that_is_not_here_says_how_to_get_it(ctx):
     with pytest.raises(NodeError) as e:
         expand(ctx, text="a fox", backend="diffusers")
-    assert e.value.field == "backend"
+    assert e.value.field == "model"
+    assert "reelgraph models pull qwen2.5-1.5b-instruct" in e.value.fix and "draft" in e.value.fix
 
 
 # ---------------------------------------------------------------------------------------------

@@ -254,9 +254,9 @@ def test_image_to_video_refuses_bad_values_naming_the_field(ctx):
     with pytest.raises(NodeError) as e:
         i2v(ctx, ctx.store_file(not_an_image, "image"))
     assert e.value.field == "image" and e.value.fix
-    with pytest.raises(NodeError) as e:
+    with pytest.raises(NodeError) as e:  # no image-to-video preset runs on a CPU
         i2v(ctx, image, backend="diffusers")
-    assert e.value.field == "backend"
+    assert e.value.field == "model" and "backend draft" in e.value.fix
 
 
 def test_cancelling_mid_render_stores_nothing_and_leaves_no_partial_file(tmp_path):
@@ -377,8 +377,7 @@ def test_upscale_refuses_sizes_above_8192_naming_the_field(ctx):
 # video.interpolate
 
 def interpolate(ctx, video, **kw):
-    return InterpolateVideoNode().run(ctx, video=video, **{**dict(fps=24, method="blend", backend="draft",
-                                                                  model=""), **kw})
+    return InterpolateVideoNode().run(ctx, video=video, **{"fps": 24, "method": "blend", **kw})
 
 
 @pytest.mark.parametrize("method", ["blend", "motion"])
@@ -637,7 +636,7 @@ def test_video_nodes_declare_the_contract_ports():
         set(ports("video.extend")[1])
     assert ports("video.upscale") == (["video"], ["mode", "width", "height", "method", "backend", "model"],
                                       ["video"])
-    assert ports("video.interpolate") == (["video"], ["fps", "method", "backend", "model"], ["video"])
+    assert ports("video.interpolate") == (["video"], ["fps", "method"], ["video"])
     assert ports("video.subtitles") == (["video", "texts", "starts", "ends"],
                                         ["font_size", "position", "burn"], ["video", "srt"])
     spec = reg.get("video.image_to_video")

@@ -428,6 +428,80 @@ def cache_clear(cache_dir) -> None:
         click.echo(f"cleared {c.root}")
 
 
+@cli.group()
+def models() -> None:
+    """Model presets for the diffusers backend: list them, download them."""
+
+
+@models.command("list")
+@click.option("--task", type=click.Choice(["text_to_image", "image_to_video", "upscale", "music", "speech",
+                                           "text"]), help="Only presets of this task.")
+@click.option("--json", "as_json", is_flag=True, help="Print the presets as JSON (with where each one is).")
+def models_list(task: str | None, as_json: bool) -> None:
+    """Every preset: task, size, VRAM tier, licence, and whether its weights are on this machine."""
+    from reelgraph.nodes.models import device, presets
+    tier = device.probe().tier
+    rows = [p for p in presets.presets().values() if task is None or p.task == task]
+    defaults = {(t, pid) for t, by_tier in presets._file().defaults.items() for pid in [by_tier.get(tier)] if pid}
+    if as_json:
+        click.echo(json.dumps({"device": {"tier": tier, "name": device.probe().name},
+                               "hub_cache": str(presets.hub_cache()),
+                               "presets": [{**p.model_dump(), "local_path": _str_or_none(presets.is_present(p)),
+                                            "default_here": (p.task, p.id) in defaults} for p in rows]},
+                              indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+    table = Table(box=None, title=f"model presets (this machine: {device.probe().name}, {tier} tier)",
+                  title_justify="left")
+    for name in ("id", "task", "tier", "VRAM GB", "download GB", "licence", "commercial", "here"):
+        table.add_column(name, no_wrap=True, justify="right" if name.endswith("GB") else "left")
+    for p in rows:
+        here = "yes" if presets.is_present(p) else "-"
+        mark = " *" if (p.task, p.id) in defaults else ""
+        table.add_row(p.id + mark, p.task, p.tier, f"{p.vram_gb:g}", f"{p.download_gb:g}",
+                      p.license, p.commercial_text, here)
+    Console(highlight=False, width=None if sys.stdout.isatty() else 140).print(table)
+    click.echo(f"* the default for its task on this machine. Weights live in {presets.hub_cache()} "
+               "(HF_HOME / HF_HUB_CACHE) or $REELGRAPH_MODELS/<id>. Get one: reelgraph models pull ID")
+
+
+def _str_or_none(path) -> str | None:
+    return None if path is None else str(path)
+
+
+@models.command("pull")
+@click.argument("preset_ids", metavar="ID...", nargs=-1, required=True)
+def models_pull(preset_ids: tuple[str, ...]) -> None:
+    """Download presets into the Hugging Face cache (with a progress bar); already there: nothing to do."""
+    from reelgraph.graph import NodeError
+    from reelgraph.nodes.models import presets
+    known = presets.presets()
+    unknown = [i for i in preset_ids if i not in known]
+    if unknown:
+        raise click.BadParameter(f"unknown preset {', '.join(unknown)}; see: reelgraph models list",
+                                 param_hint="ID")
+    for pid in preset_ids:
+        preset = known[pid]
+        if presets.is_present(preset):
+            click.echo(f"{pid}: already here ({presets.is_present(preset)})", err=True)
+            continue
+        if preset.commercial is not True:
+            click.echo(f"{pid}: licence {preset.license} ({'non-commercial' if preset.commercial is False else 'limited commercial use'}); "
+                       "read the model card before you publish what it makes", err=True)
+        click.echo(f"{pid}: downloading {preset.repo}@{preset.revision} (about {preset.download_gb:g} GB) "
+                   f"into {presets.hub_cache()}", err=True)
+        try:
+            path = presets.pull(preset, progress=sys.stderr.isatty())
+        except NodeError as e:
+            raise click.ClickException(f"{pid}: {e.message} — {e.fix}") from None
+        except Exception as e:  # network, auth (gated repos), disk
+            hint = " (a gated model: accept its licence on huggingface.co and run `hf auth login`)" \
+                if "401" in str(e) or "403" in str(e) or "gated" in str(e).lower() else ""
+            raise click.ClickException(f"{pid}: download failed: {e}{hint}") from None
+        click.echo(f"{pid}: ready at {path}")
+
+
 def main() -> None:
     try:
         cli(standalone_mode=True)

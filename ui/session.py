@@ -270,15 +270,17 @@ class Editor:
         if ev.event == "node_started" and node is not None:
             calls = ev.data.get("calls")
             node.update(status="running", progress=0.0, calls=calls,
-                        calls_done=ev.data.get("cached_calls"), error=None, message=None)
+                        calls_done=ev.data.get("cached_calls"), error=None, message=None, warning=None)
         elif ev.event == "node_progress" and node is not None:
             node["status"] = "running"
             node["progress"] = ev.progress
             if node.get("calls") and ev.progress is not None:
                 node["calls_done"] = round(ev.progress * node["calls"])
         elif ev.event == "node_finished" and node is not None:
+            done = f"{ev.seconds:.1f} s" if not ev.cached else "from cache"
+            # a warning (auto rendered the draft, a prompt was ignored) stays on the node after it finished
             node.update(status="cached" if ev.cached else "done", progress=None,
-                        message=f"{ev.seconds:.1f} s" if not ev.cached else "from cache")
+                        message=f"{done} · {node['warning']}" if node.get("warning") else done)
             if node.get("calls"):
                 node["calls_done"] = node["calls"]
             previews = self._save_previews(run, ev.node, ev.outputs or {})
@@ -290,7 +292,7 @@ class Editor:
         elif ev.event == "node_skipped" and node is not None:
             node.update(status="skipped", progress=None, message=ev.message)
         elif ev.event == "node_warning" and node is not None:
-            node["message"] = ev.message
+            node["message"] = node["warning"] = ev.message
 
     def _save_previews(self, run: Run, node: str, outputs: dict[str, Any]) -> list[dict]:
         previews: list[dict] = []

@@ -28,26 +28,34 @@ def estimated_seconds(text: str, speed: int) -> float:
     return max(0.5, len(text.split()) / float(speed) * 60.0)
 
 
-class SpeechNode(Node):
+class SpeechNode(backends.Generative, Node):
     """Narration: text read aloud (draft: the espeak-ng synthesiser; timed silence where it is missing)."""
 
     type = "audio.speech"
     version = "1.0.0"
+    task = "speech"
     resources = Resources(cpu=1)
 
     text = Input(Text, doc="What to say. Empty text gives a tenth of a second of silence.")
     voice = Param(Text, default="en-us",
                   doc="Voice name. Draft: an espeak-ng voice such as en-us, en-gb, de, fr, en-us+f3 "
-                      "(+f1..f5 female, +m1..m7 male variants; `espeak-ng --voices` lists them).")
-    speed = Param(Int, default=160, min=80, max=400, doc="Speaking rate in words per minute.")
-    pitch = Param(Int, default=50, min=0, max=99, doc="Voice pitch, 0 (low) to 99 (high); 50 is neutral.")
-    seed = Param(Int, default=0, doc="Variation for model backends; the draft voice is always the same.")
+                      "(+f1..f5 female, +m1..m7 male variants; `espeak-ng --voices` lists them). "
+                      "Model backends ignore it: a VITS model has one voice (choose it with model).")
+    speed = Param(Int, default=160, min=80, max=400,
+                  doc="Speaking rate in words per minute; 160 is the model backends' natural pace.")
+    pitch = Param(Int, default=50, min=0, max=99,
+                  doc="Voice pitch, 0 (low) to 99 (high); 50 is neutral. Draft only: model backends "
+                      "ignore it.")
+    seed = Param(Int, default=0, doc="Variation for model backends (the noise of the voice's timing and "
+                                     "timbre); the draft voice is always the same.")
     backend = backends.backend_param()
     model = backends.model_param()
     audio = Output(Audio, doc="The narration: 48 kHz stereo WAV, trimmed to the speech, peaks at -3 dBFS.")
 
     def run(self, ctx, text, voice, speed, pitch, seed, backend, model):
-        backends.resolve(ctx, backend)
+        loaded = backends.resolve(ctx, backend, model, self.task)
+        if loaded is not None:
+            return _speak_model(ctx, loaded, text or "", speed, seed)
         text = text or ""
         voice = (voice or "").strip()
         if not _VOICE.match(voice):
@@ -65,6 +73,18 @@ class SpeechNode(Node):
         meta = write_wav(path, samples)
         ctx.progress(1.0, "done")
         return ctx.store_file(path, "audio", **meta, text=text[:200], engine=engine, voice=voice)
+
+
+def _speak_model(ctx, loaded, text, speed, seed):
+    from reelgraph.nodes.models import run
+
+    from ._speech_model import speak
+    samples, engine = speak(ctx, loaded, text, speed, seed)
+    path = ctx.temp_path(".wav")
+    meta = write_wav(path, _tidy(samples))
+    ctx.progress(1.0, "done")
+    return ctx.store_file(path, "audio", **meta, text=text[:200], engine=engine, model=run.label(loaded),
+                          seed=int(seed))
 
 
 def _speak(ctx, exe, text, voice, speed, pitch) -> np.ndarray:

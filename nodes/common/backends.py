@@ -141,6 +141,6 @@ def resolve(ctx, backend: str, model: str = "", task: str | None = None):
     if choice.located is None:
         ctx.warn(f"backend auto: {choice.reason}; rendering the draft")
         return None
-    from reelgraph.graph.models import default_manager
+    from reelgraph.graph import default_manager
     with default_manager().use(choice.needs(), report=lambda m: ctx.progress(0.0, m)) as got:
         return got[PIPELINE]

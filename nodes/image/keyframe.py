@@ -45,20 +45,23 @@ def shot_tag(label: str | None) -> str | None:
     return f"SHOT {text}" if text.isdigit() else text
 
 
-class KeyframeNode(Node):
+class KeyframeNode(backends.Generative, Node):
     """Draw a keyframe from a prompt (draft: a legible animatic frame with framing guides and a caption)."""
 
     type = "image.keyframe"
-    version = "1.0.0"
+    version = "1.1.0"
     resources = Resources(cpu=1)
+    task = "text_to_image"
 
     prompt = Input(Text, doc="What the frame shows; the draft reads its light, setting, subjects and colours.")
     label = Input(Text, required=False, doc="Shot number or label for the corner tag (a bare number shows "
-                                            "as SHOT n).")
+                                            "as SHOT n). Draft only: a model frame has no tag.")
     negative_prompt = Input(Text, required=False, doc="What to avoid; the draft leaves out elements it names "
-                                                      "(e.g. people).")
-    reference = Input(Image, required=False, doc="An image whose palette to borrow, for colour and character "
-                                                 "consistency across shots.")
+                                                      "(e.g. people); SD models steer away from it when "
+                                                      "guidance is above 1.")
+    reference = Input(Image, required=False, doc="An image to keep colour and character consistent across "
+                                                 "shots: the draft borrows its palette, a model starts from "
+                                                 "it (image-to-image, see reference_strength).")
     aspect = Param(Choice, default="16:9", choices=("16:9", "9:16", "1:1", "4:3", "21:9", "custom"),
                    doc="Frame shape; custom uses width × height.")
     resolution = Param(Int, default=720, min=64, max=4320, step=2,
@@ -66,22 +69,26 @@ class KeyframeNode(Node):
     width = Param(Int, default=1280, min=64, max=MAX_SIDE, step=2, doc="Width in px when aspect is custom (even).")
     height = Param(Int, default=720, min=64, max=MAX_SIDE, step=2, doc="Height in px when aspect is custom (even).")
     seed = Param(Int, default=0, doc="Random seed: the same seed and inputs give the same frame.")
-    steps = Param(Int, default=4, min=1, max=200, wirable=False,
-                  doc="Sampling steps for model backends (the draft ignores it).")
+    steps = Param(Int, default=0, min=0, max=200, wirable=False,
+                  doc="Sampling steps for model backends; 0: the model preset's default (a model outside "
+                      "the presets: its pipeline's). The draft ignores it.")
     guidance = Param(Float, default=0.0, min=0.0, max=30.0, wirable=False,
-                     doc="Prompt guidance scale for model backends (the draft ignores it).")
+                     doc="Prompt guidance scale for model backends; 0: preset default (1 or below turns "
+                         "guidance off on SD models). The draft ignores it.")
+    reference_strength = Param(Float, default=0.35, min=0.0, max=1.0, step=0.05, wirable=False,
+                               doc="Model backends: how much of the reference carries into the frame (0: "
+                                   "little, 1: nearly all of it). The draft always borrows its palette.")
     caption = Param(Bool, default=True, wirable=False,
-                    doc="Draft: write the prompt's first sentence in a band at the bottom (turn it off when "
-                        "subtitles go there).")
+                    doc="Draft only: write the prompt's first sentence in a band at the bottom (turn it off "
+                        "when subtitles go there); a model frame has no caption band.")
     backend = backends.backend_param()
     model = backends.model_param()
     image = Output(Image, doc="The keyframe (PNG).")
 
     def run(self, ctx, prompt, label, negative_prompt, reference, aspect, resolution, width, height, seed,
-            steps, guidance, caption, backend, model):
-        backends.resolve(ctx, backend)
+            steps, guidance, caption, backend, model, reference_strength=0.35):
+        loaded = backends.resolve(ctx, backend, model, self.task)
         w, h = frame_size(aspect, resolution, width, height)
-        from ._keyframe import draft_keyframe
         ref_img = None
         if reference is not None:
             from PIL import Image as PILImage
@@ -91,6 +98,17 @@ class KeyframeNode(Node):
             except OSError as e:
                 raise NodeError(f"cannot read the reference image: {e}", field="reference",
                                 fix="wire an image made by another node or io.load_image") from None
+        if loaded is not None:
+            from ._keyframe_model import render
+            img, extra = render(ctx, loaded, prompt=prompt or "", negative_prompt=negative_prompt or "",
+                                reference=ref_img, reference_strength=reference_strength, width=w, height=h,
+                                seed=seed, steps=steps, guidance=guidance)
+            out = ctx.temp_path(".png")
+            img.save(out, format="PNG", compress_level=3)
+            ctx.progress(1.0, "keyframe rendered")
+            return ctx.store_file(out, "image", width=w, height=h, seed=int(seed), prompt=(prompt or "")[:500],
+                                  aspect=aspect, **extra)
+        from ._keyframe import draft_keyframe
         ctx.progress(0.1, "drawing the keyframe")
         img = draft_keyframe(prompt or "", negative_prompt or "", seed, w, h, tag=shot_tag(label),
                              aspect=aspect, reference=ref_img, caption=caption)

@@ -8,11 +8,11 @@
 Importing this package registers the loaders; torch and diffusers load only with a model.
 """
 
-from reelgraph.graph import models as _models
+from reelgraph.graph import register_loader, set_default_budget
 
 from . import device as _device
 from .loading import DiffusersLoader, TransformersLoader
 
-_models.register_loader("diffusers", DiffusersLoader())
-_models.register_loader("transformers", TransformersLoader())
-_models.set_default_budget(lambda: _device.policy().budget_bytes)
+register_loader("diffusers", DiffusersLoader())
+register_loader("transformers", TransformersLoader())
+set_default_budget(lambda: _device.policy().budget_bytes)

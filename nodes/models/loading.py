@@ -9,10 +9,10 @@ never reaches the network.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Callable
 
-from reelgraph.graph import ModelNeed, NodeError
-from reelgraph.graph.models import LoadedModel
+from reelgraph.graph import LoadedModel, ModelNeed, NodeError
 
 from . import device
 
@@ -40,6 +40,19 @@ def module_bytes(modules) -> int:
     return total
 
 
+def _quiet() -> None:
+    """The libraries' own progress bars and log warnings (prompt truncated, torchvision missing, a
+    deprecated config key) would flood the run log once per call: our events say what matters."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+    import diffusers
+    import transformers
+    diffusers.utils.logging.set_verbosity_error()
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
 def _free_accelerator() -> None:
     import torch
     if torch.cuda.is_available():
@@ -51,9 +64,9 @@ class DiffusersLoader:
         return (need.option("path"), need.option("pipeline"), need.option("identity"), *_plan(need))
 
     def load(self, need: ModelNeed, report: Callable[[str], None]) -> LoadedModel:
+        _quiet()
         import diffusers
         import torch
-        diffusers.utils.logging.disable_progress_bar()  # our own progress events say it
         dev, dtype, offload = _plan(need)
         name = need.option("pipeline") or "DiffusionPipeline"
         cls = getattr(diffusers, name, None)
@@ -62,6 +75,9 @@ class DiffusersLoader:
                             fix="upgrade diffusers (pip install -U diffusers) or choose another model")
         try:
             pipe = cls.from_pretrained(need.option("path"), dtype=getattr(torch, dtype))
+        except ImportError as e:  # a pipeline's undeclared extra (torchsde for Stable Audio, ftfy for Wan)
+            raise NodeError(f"loading {need.id} as {name} needs a missing package: {e}", field="model",
+                            fix=f"pip install {getattr(e, 'name', None) or 'the package named above'}") from None
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise NodeError(f"cannot load {need.id} as {name}: {e}", field="model",
                             fix="the folder may be incomplete: pull it again (reelgraph models pull ID) "
@@ -81,7 +97,8 @@ class DiffusersLoader:
         nbytes = module_bytes(pipe.components.values())
         return LoadedModel(pipe, nbytes, device=dev, dtype=dtype,
                            info={"applied": applied, "offload": offload, "pipeline": name,
-                                 "preset": need.option("preset") or None, "label": need.id},
+                                 "preset": need.option("preset") or None, "label": need.id,
+                                 "path": need.option("path")},
                            unload=_free_accelerator)
 
 
@@ -108,9 +125,9 @@ class TransformersLoader:
         return (need.option("path"), need.option("pipeline"), need.option("identity"), *_plan(need))
 
     def load(self, need: ModelNeed, report: Callable[[str], None]) -> LoadedModel:
+        _quiet()
         import torch
         import transformers
-        transformers.utils.logging.disable_progress_bar()
         dev, dtype, _ = _plan(need)  # small models: always resident
         name = need.option("pipeline") or "AutoModel"
         if name == "AutoModelForCausalLM" or name.endswith(("ForCausalLM", "LMHeadModel")):
@@ -124,11 +141,15 @@ class TransformersLoader:
         try:
             model = cls.from_pretrained(path, dtype=getattr(torch, dtype)).to(dev).eval()
             tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+        except ImportError as e:  # e.g. phonemizer for some VITS tokenizers
+            raise NodeError(f"loading {need.id} as {name} needs a missing package: {e}", field="model",
+                            fix=f"pip install {getattr(e, 'name', None) or 'the package named above'}") from None
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise NodeError(f"cannot load {need.id} as {name}: {e}", field="model",
                             fix="the folder may be incomplete: pull it again or re-save it with "
                                 "save_pretrained (model and tokenizer)") from None
         return LoadedModel({"model": model, "tokenizer": tokenizer}, module_bytes([model]), device=dev,
                            dtype=dtype, info={"applied": [f"{dtype} on {dev}"], "pipeline": name,
-                                 "preset": need.option("preset") or None, "label": need.id},
+                                 "preset": need.option("preset") or None, "label": need.id,
+                                 "path": need.option("path")},
                            unload=_free_accelerator)

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-
 from reelgraph.graph import NodeError
 
 TASKS = ("text_to_image", "image_to_video", "upscale", "music", "speech", "text")

@@ -64,8 +64,33 @@ def preset_of(loaded):
     return presets().get(loaded.info.get("preset") or "")
 
 
+FOLDER_DEFAULTS = "reelgraph.json"  # {"defaults": {...}} beside a model's config: a local preset
+
+
+def folder_defaults(loaded) -> dict:
+    """Defaults a model folder carries in ``reelgraph.json`` (same keys as a preset's defaults), so
+    a local model (a fine-tune, a test model) runs at its own size, frame count and steps."""
+    import json
+    from pathlib import Path
+    obj = loaded.obj
+    path = loaded.info.get("path") or getattr(obj, "name_or_path", None) or \
+        getattr(getattr(obj, "config", None), "_name_or_path", None)
+    if not path:
+        return {}
+    try:
+        data = json.loads((Path(path) / FOLDER_DEFAULTS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    found = data.get("defaults") if isinstance(data, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
 def default(loaded, name: str, fallback):
-    """A preset default (steps, size, fps...) for this model, else ``fallback``."""
+    """A default (steps, size, fps...) for this model: the folder's reelgraph.json, then its
+    preset's, else ``fallback``."""
+    own = folder_defaults(loaded)
+    if name in own:
+        return own[name]
     preset = preset_of(loaded)
     return preset.default(name, fallback) if preset is not None else fallback
 

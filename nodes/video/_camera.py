@@ -236,8 +236,9 @@ def fit_picture(img: Image.Image, size: tuple[int, int]) -> Image.Image:
     W, H = size
     w, h = img.size
     scale = max(W / w, H / h)
-    cw, ch = W / scale, H / scale
-    box = ((w - cw) / 2, (h - ch) / 2, (w + cw) / 2, (h + ch) / 2)
+    cw, ch = min(w, W / scale), min(h, H / scale)
+    # clamped: float rounding can put the box a hair outside the picture, which Pillow refuses
+    box = (max(0.0, (w - cw) / 2), max(0.0, (h - ch) / 2), min(w, (w + cw) / 2), min(h, (h + ch) / 2))
     return img.resize((W, H), Image.LANCZOS, box=box)
 
 

@@ -32,17 +32,18 @@ from ._camera import (
 from ._media import video_info
 
 
-class ExtendVideoNode(Node):
+class ExtendVideoNode(backends.Generative, Node):
     """Continue a clip from its last frame for a few more seconds, with a camera move."""
 
     type = "video.extend"
-    version = "1.0.0"
+    version = "1.1.0"
+    task = "image_to_video"
     resources = Resources(cpu=1)
 
     video = Input(Video, doc="The clip to continue; the continuation starts on its last frame, at its "
                              "fps and size.")
-    prompt = Input(Text, required=False, doc="What happens next (used by model backends; the draft "
-                                             "ignores it).")
+    prompt = Input(Text, required=False, doc="What happens next (used by model backends, with the camera "
+                                             "move and motion added in words; the draft ignores it).")
     seconds = Param(Float, default=2.0, min=0.1, max=600.0, step=0.1,
                     doc="Length of the continuation in seconds.")
     camera = Param(Choice, default="push_in", choices=CAMERAS,
@@ -52,8 +53,9 @@ class ExtendVideoNode(Node):
     amplitude = Param(Float, default=0.15, min=0.0, max=1.0, step=0.01, doc=AMPLITUDE_DOC)
     motion = Param(Float, default=0.5, min=0.0, max=1.0, step=0.05, doc=MOTION_DOC)
     seed = Param(Int, default=0, min=0, doc="Random seed: the same seed gives the same continuation.")
-    steps = Param(Int, default=30, min=1, max=200, wirable=False,
-                  doc="Sampling steps for model backends (the draft ignores it).")
+    steps = Param(Int, default=0, min=0, max=200, wirable=False,
+                  doc="Sampling steps for model backends; 0: the model's own default (the draft "
+                      "ignores it).")
     include_source = Param(Bool, default=True, wirable=False,
                            doc="On: the output is the source clip followed by the continuation (and "
                                "keeps the source's sound). Off: only the continuation.")
@@ -63,7 +65,7 @@ class ExtendVideoNode(Node):
 
     def run(self, ctx, video, prompt, seconds, camera, amplitude, motion, seed, steps, include_source,
             backend, model):
-        backends.resolve(ctx, backend)
+        loaded = backends.resolve(ctx, backend, model, self.task)
         if not seconds or seconds <= 0:
             raise NodeError(f"seconds must be above 0, got {seconds:g}", field="seconds",
                             fix="set how long the continuation lasts, e.g. 2")
@@ -72,20 +74,30 @@ class ExtendVideoNode(Node):
         fps = float(info["fps"])
         width, height = even(info["width"]), even(info["height"])
         last = fit_picture(PILImage.fromarray(frame_at(info["path"])), (width, height))
-
-        if camera == "pull_out":
-            canvas, start = padded_canvas(last, amplitude)
-        else:
-            canvas, start = last, View()
         frames = max(1, round(seconds * fps))
-        views = extend_views(camera, amplitude, frames, fps, motion=motion, seed=seed, start=start)
-        renderer = Renderer(canvas, (width, height))
+
+        # the model's denoising steps are the slow part: copying the source gets a sliver of the bar
+        share = 1.0 if loaded is None else 0.05
+        if loaded is not None:
+            from ._i2v_model import continuation
+            shot, made = continuation(ctx, loaded, picture=last, size=(width, height), frames=frames, fps=fps,
+                                      prompt=prompt, camera=camera, amplitude=amplitude, motion=motion,
+                                      seed=seed, steps=steps, start=share if include_source else 0.0)
+            still = False
+        else:
+            if camera == "pull_out":
+                canvas, start = padded_canvas(last, amplitude)
+            else:
+                canvas, start = last, View()
+            views = extend_views(camera, amplitude, frames, fps, motion=motion, seed=seed, start=start)
+            renderer = Renderer(canvas, (width, height))
+            made = (renderer.render(view) for view in views)
+            still = not include_source and all(v == views[0] for v in views)
 
         source_frames = int(info.get("frames") or 0) if include_source else 0
         total = max(1, source_frames + frames)
         path = ctx.temp_path(".mp4")
         done = 0
-        still = not include_source and all(v == views[0] for v in views)
         with YuvWriter(path, width, height, fps, still=still) as writer:
             if include_source:
                 decoded = iter_yuv(info["path"], (width, height))
@@ -93,19 +105,21 @@ class ExtendVideoNode(Node):
                     for frame in decoded:
                         writer.write(frame)
                         done += 1
-                        ctx.progress(min(0.99, done / total), "copying the source")
+                        ctx.progress(min(0.99, done / total) * share, "copying the source")
                 finally:
                     decoded.close()
                 total = done + frames
-            for i, view in enumerate(views):
-                writer.write(renderer.render(view))
+            for i, frame in enumerate(made):
+                writer.write(frame)
                 done += 1
-                ctx.progress(done / total, f"frame {i + 1}/{frames}")
+                if loaded is None:
+                    ctx.progress(done / total, f"frame {i + 1}/{frames}")
         meta = writer.meta()
         if include_source and info.get("has_audio"):
             path = self._with_source_audio(ctx, path, info, meta["duration"])
             meta["has_audio"] = True
-        return ctx.store_file(path, "video", **meta, camera=camera, continuation_frames=frames)
+        extra = {} if loaded is None else {"model": shot.label, "generations": shot.generations}
+        return ctx.store_file(path, "video", **meta, camera=camera, continuation_frames=frames, **extra)
 
     @staticmethod
     def _with_source_audio(ctx, silent, info, duration):

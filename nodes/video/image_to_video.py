@@ -31,19 +31,21 @@ from ._camera import (
 from ._media import open_image
 
 
-class ImageToVideoNode(Node):
+class ImageToVideoNode(backends.Generative, Node):
     """Animate a still into a clip: an eased camera move (push, pull, pan, tilt, orbit) on the image."""
 
     type = "video.image_to_video"
-    version = "1.0.0"
+    version = "1.1.0"
+    task = "image_to_video"
     resources = Resources(cpu=1)
 
     image = Input(Image, doc="The keyframe to animate; the clip has its size (rounded to even).")
     last_frame = Input(Image, required=False,
                        doc="Optional closing frame: the clip cross-fades to it over its second half "
-                           "and ends exactly on it.")
-    prompt = Input(Text, required=False, doc="What happens in the shot (used by model backends; the "
-                                             "draft ignores it).")
+                           "and ends exactly on it (a first-and-last-frame model, e.g. "
+                           "wan2.1-flf2v-720p, ends on it by itself).")
+    prompt = Input(Text, required=False, doc="What happens in the shot (used by model backends, with the "
+                                             "camera move and motion added in words; the draft ignores it).")
     seconds = Param(Float, default=4.0, min=0.1, max=600.0, step=0.1,
                     doc="Clip length in seconds (the clip has round(seconds × fps) frames).")
     fps = Param(Int, default=24, min=1, max=120, wirable=False, doc="Frames per second.")
@@ -51,15 +53,16 @@ class ImageToVideoNode(Node):
     amplitude = Param(Float, default=0.15, min=0.0, max=1.0, step=0.01, doc=AMPLITUDE_DOC)
     motion = Param(Float, default=0.5, min=0.0, max=1.0, step=0.05, doc=MOTION_DOC)
     seed = Param(Int, default=0, min=0, doc="Random seed: the same seed gives the same clip.")
-    steps = Param(Int, default=30, min=1, max=200, wirable=False,
-                  doc="Sampling steps for model backends (the draft ignores it).")
+    steps = Param(Int, default=0, min=0, max=200, wirable=False,
+                  doc="Sampling steps for model backends; 0: the model's own default (the draft "
+                      "ignores it).")
     backend = backends.backend_param()
     model = backends.model_param()
     video = Output(Video, doc="The clip: H.264 MP4 at the image's size, no audio.")
 
     def run(self, ctx, image, last_frame, prompt, seconds, fps, camera, amplitude, motion, seed, steps,
             backend, model):
-        backends.resolve(ctx, backend)
+        loaded = backends.resolve(ctx, backend, model, self.task)
         if not seconds or seconds <= 0:
             raise NodeError(f"seconds must be above 0, got {seconds:g}", field="seconds",
                             fix="set the clip length, e.g. 4")
@@ -75,7 +78,12 @@ class ImageToVideoNode(Node):
             if abs(last.width / last.height - width / height) > 0.01:
                 ctx.warn(f"last_frame is {last.width}×{last.height}, not the image's aspect: "
                          "it is centre-cropped to fit")
-            ending = rgb_to_planes(fit_picture(last, (width, height)))
+            ending = last if loaded is not None else rgb_to_planes(fit_picture(last, (width, height)))
+        if loaded is not None:
+            from ._i2v_model import render_clip
+            return render_clip(ctx, loaded, picture=picture, size=(width, height), ending=ending,
+                               prompt=prompt, seconds=seconds, fps=fps, camera=camera, amplitude=amplitude,
+                               motion=motion, seed=seed, steps=steps)
 
         frames = max(1, round(seconds * fps))
         views = shot_views(camera, amplitude, frames, fps, motion=motion, seed=seed)

@@ -1,5 +1,4 @@
 from reelgraph.graph import Choice, Input, Int, Node, NodeError, Output, Param, Resources, Video
-from reelgraph.nodes.common import backends
 
 from ._media import encode, even_size, video_info, video_meta
 
@@ -13,7 +12,7 @@ class InterpolateVideoNode(Node):
     """Raise a clip's frame rate with in-between frames (blended or motion-compensated); same length."""
 
     type = "video.interpolate"
-    version = "1.0.0"
+    version = "2.0.0"
     resources = Resources(cpu=1)
 
     video = Input(Video, doc="The clip to make smoother; its sound is kept.")
@@ -22,12 +21,19 @@ class InterpolateVideoNode(Node):
     method = Param(Choice, default="blend", choices=tuple(_FILTERS),
                    doc="blend: cross-fade neighbouring frames (fast, soft); motion: motion-compensated "
                        "in-betweens (sharper on smooth moves, slower, may warp on fast action).")
-    backend = backends.backend_param()
-    model = backends.model_param()
     video_out = Output(Video, name="video", doc="The clip at the new frame rate, same duration, H.264 MP4.")
 
-    def run(self, ctx, video, fps, method, backend, model):
-        backends.resolve(ctx, backend)
+    @classmethod
+    def upgrade_params(cls, params: dict, from_version: str) -> dict:
+        # 1.x had backend/model params, but only the draft (ffmpeg) ever existed: interpolation models
+        # are not diffusers pipelines, so 2.0 dropped them and an old choice changes nothing
+        params = dict(params)
+        if int(from_version.split(".")[0]) < 2:
+            params.pop("backend", None)
+            params.pop("model", None)
+        return params
+
+    def run(self, ctx, video, fps, method):
         info = video_info(video)
         src_fps = float(info["fps"])
         if fps <= src_fps + 1e-6:

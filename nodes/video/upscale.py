@@ -5,16 +5,18 @@ from reelgraph.nodes.common.frames import MAX_SIDE, target_size
 from ._media import encode, video_info, video_meta
 
 
-class UpscaleVideoNode(Node):
+class UpscaleVideoNode(backends.Generative, Node):
     """Enlarge a clip ×2, ×4 or to a given size (draft: Lanczos or bicubic resampling)."""
 
     type = "video.upscale"
     version = "1.0.0"
     resources = Resources(cpu=1)
+    task = "upscale"
 
     video = Input(Video, doc="The clip to enlarge; its sound is kept.")
     mode = Param(Choice, default="x2", choices=("x2", "x4", "to_size"),
-                 doc="x2 / x4: multiply width and height; to_size: the width and height below.")
+                 doc="x2 / x4: multiply width and height; to_size: the width and height below. A model "
+                     "enlarges each frame ×4 and is then resized to this.")
     width = Param(Int, default=1920, min=0, max=MAX_SIDE,
                   doc="Target width for to_size (0: from the height, keeping the aspect). Even.")
     height = Param(Int, default=1080, min=0, max=MAX_SIDE,
@@ -26,11 +28,19 @@ class UpscaleVideoNode(Node):
     video_out = Output(Video, name="video", doc="The enlarged clip, H.264 MP4.")
 
     def run(self, ctx, video, mode, width, height, method, backend, model):
-        backends.resolve(ctx, backend)
+        loaded = backends.resolve(ctx, backend, model, self.task)
         info = video_info(video)
         w, h = target_size(info["width"], info["height"], mode, width, height)
         frames = int(info.get("frames") or round(info["duration"] * info["fps"]))
         path = ctx.temp_path(".mp4")
+        if loaded is not None:
+            from reelgraph.nodes.models import run
+
+            from ._upscale_model import upscale_video
+            meta = upscale_video(ctx, loaded, info, (w, h), frames, path,
+                                 prompt=str((getattr(video, "meta", None) or {}).get("prompt") or ""))
+            return ctx.store_file(path, "video", **video_meta(w, h, info["fps"], meta["frames"], meta["has_audio"],
+                                                              model=run.label(loaded)))
         flags = "lanczos" if method == "lanczos" else "bicubic"
         encode(ctx, ["-i", info["path"]], path, has_audio=info["has_audio"],
                video_args=["-map", "0:v:0", "-vf", f"scale={w}:{h}:flags={flags},setsar=1"],

@@ -1,0 +1,214 @@
+"""audio.music through a text-to-audio diffusion model (Stable Audio Open, AudioLDM2).
+
+torch and diffusers are imported inside the functions: the node pack loads without them.
+A model makes at most ``max_seconds`` per call (Stable Audio Open: 47 s), so a longer bed is made
+of several calls joined with short equal-power crossfades. Whatever the model's rate and channels,
+the bed comes out as the draft's does: 48 kHz stereo, exactly ``seconds`` long, faded in and out,
+at the draft's level (RMS about -18 dBFS, peaks at -3 dBFS at most), so audio.mix treats both alike.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+from reelgraph.nodes.common.audio import fit_length, n_samples, write_wav
+from reelgraph.nodes.common.draw import stable_int
+from reelgraph.nodes.models import run
+
+from ._dsp import CHUNK, RATE, db, fade, peak_rms
+
+PIPELINES = ("StableAudioPipeline", "AudioLDM2Pipeline")
+# what the pipelines' authors use when a local folder or an unlisted repo carries no preset
+FALLBACK = {"StableAudioPipeline": {"steps": 100, "guidance": 7.0},
+            "AudioLDM2Pipeline": {"steps": 100, "guidance": 3.5, "max_seconds": 10.24}}
+CROSSFADE = 1.0  # seconds between two calls; a quarter of a call at most (models with short calls)
+
+
+def prompt_for(mood: str, tempo: int) -> str:
+    """The text prompt: the mood words, with the tempo spelled out as these models were captioned."""
+    text = " ".join((mood or "").split()) or "instrumental music"
+    return f"{text}, {int(tempo)} BPM" if tempo and tempo > 0 else text
+
+
+def kind_of(loaded) -> str:
+    name = type(loaded.obj).__name__
+    return name if name in PIPELINES else str(loaded.info.get("pipeline") or name)
+
+
+def preset_for(loaded):
+    """The preset whose defaults apply: the loaded preset, else the preset of the same hub repo
+    (``model`` given as ``stabilityai/stable-audio-open-1.0`` behaves as ``stable-audio-open``)."""
+    preset = run.preset_of(loaded)
+    if preset is not None:
+        return preset
+    from reelgraph.nodes.models import presets
+    return next((p for p in presets.for_task("music") if p.repo == run.label(loaded)), None)
+
+
+def model_rate(pipe, kind: str) -> int:
+    if kind == "StableAudioPipeline":
+        return int(pipe.vae.config.sampling_rate)
+    return int(pipe.vocoder.config.sampling_rate)
+
+
+def longest_call(pipe, kind: str, preset) -> float:
+    """Seconds one call may make: the preset's limit, never more than the model's own."""
+    limit = preset.default("max_seconds", None) if preset is not None else None
+    if kind == "StableAudioPipeline":
+        # the DiT's latent length times the VAE's hop: what diffusers refuses to exceed
+        own = float(pipe.transformer.config.sample_size * pipe.vae.hop_length / pipe.vae.config.sampling_rate)
+        return min(float(limit), own) if limit else own
+    return float(limit) if limit else float(FALLBACK[kind]["max_seconds"])  # AudioLDM2: its training length
+
+
+def plan_segments(total: int, longest: int, overlap: int) -> list[tuple[int, int]]:
+    """(start, length) in samples of the calls that cover ``total`` samples, each at most
+    ``longest`` long, consecutive ones overlapping by ``overlap``; all about the same length so
+    that no call is a short stub."""
+    if total <= longest:
+        return [(0, total)]
+    count = math.ceil((total - overlap) / (longest - overlap))
+    length = math.ceil((total + (count - 1) * overlap) / count)
+    hop = length - overlap
+    return [(i * hop, min(length, total - i * hop)) for i in range(count)]
+
+
+def segment_seed(seed: int, index: int) -> int:
+    # the first call uses the seed as given (a short bed is exactly what the pipeline makes for it);
+    # later calls get unrelated noise, or every segment would repeat the first
+    return int(seed) if index == 0 else stable_int("audio.music.segment", int(seed), index) % (2**63)
+
+
+def render(ctx, loaded, *, mood: str, seconds: float, tempo: int, seed: int, steps: int):
+    """The bed as a stored Audio file (what MusicNode.run returns)."""
+    run.check_pipeline(loaded, PIPELINES, "make music from a text prompt")
+    pipe, kind = loaded.obj, kind_of(loaded)
+    preset = preset_for(loaded)
+    n_steps = int(steps) if steps and steps > 0 else \
+        int(_default(loaded, preset, "steps", FALLBACK[kind]["steps"]))
+    guidance = float(_default(loaded, preset, "guidance", FALLBACK[kind]["guidance"]))
+    rate = model_rate(pipe, kind)
+    longest_s = longest_call(pipe, kind, preset)
+    prompt = prompt_for(mood, tempo)
+
+    total = n_samples(seconds)
+    longest = int(longest_s * RATE) - 1  # rounding must never ask diffusers for more than it allows
+    overlap = min(n_samples(CROSSFADE), longest // 4)
+    parts = plan_segments(total, longest, overlap)
+    out = np.zeros((total, 2), dtype=np.float32)
+    for i, (start, length) in enumerate(parts):
+        ctx.check_cancelled()
+        # a few samples more than needed, so resampling never leaves a gap of zeros at the end
+        ask = min(longest_s, length / RATE + 4.0 / rate)
+        label = f"segment {i + 1}/{len(parts)}, step" if len(parts) > 1 else "step"
+        wave = _call(ctx, pipe, kind, prompt=prompt, seconds=ask, steps=n_steps, guidance=guidance,
+                     seed=segment_seed(seed, i), start=0.95 * i / len(parts),
+                     end=0.95 * (i + 1) / len(parts), label=label)
+        x = fit_length(resample(stereo(wave), rate, RATE), length)
+        x -= x.mean(axis=0, dtype=np.float64).astype(np.float32)  # no DC: it would click at every join
+        _join(out, x, start, overlap if i > 0 else 0)
+    ctx.progress(0.97, "levelling")
+    fade(out, min(1.5, 0.25 * seconds), min(3.0, 0.3 * seconds))
+    peak, rms = peak_rms(out)
+    if peak > 0:
+        out *= np.float32(min(db(-18.0) / max(rms, 1e-12), db(-3.0) / peak))
+    path = ctx.temp_path(".wav")
+    meta = write_wav(path, out)
+    ctx.progress(1.0, "done")
+    extra = {"tempo": int(tempo)} if tempo else {}
+    return ctx.store_file(path, "audio", **meta, mood=(mood or "")[:200], seed=int(seed), **extra,
+                          model=run.label(loaded), steps=n_steps, segments=len(parts))
+
+
+def _default(loaded, preset, name: str, fallback):
+    """The model folder's reelgraph.json, then the preset (or the preset of the same repo), else fallback."""
+    own = run.folder_defaults(loaded)
+    if name in own:
+        return own[name]
+    return preset.default(name, fallback) if preset is not None else fallback
+
+
+def _call(ctx, pipe, kind: str, *, prompt: str, seconds: float, steps: int, guidance: float, seed: int,
+          start: float, end: float, label: str) -> np.ndarray:
+    kwargs = {"prompt": prompt, "num_inference_steps": steps, "guidance_scale": guidance,
+              "generator": run.generator(seed), "num_waveforms_per_prompt": 1, "output_type": "np"}
+    if kind == "StableAudioPipeline":
+        kwargs["audio_end_in_s"] = seconds
+    else:
+        kwargs["audio_length_in_s"] = seconds
+    result = run.call(ctx, pipe, steps=steps, start=start, end=end, label=label, **kwargs)
+    audio = result.audios
+    if hasattr(audio, "detach"):  # a tensor where the pipeline ignores output_type
+        audio = audio.detach().float().cpu().numpy()
+    return np.asarray(audio[0], dtype=np.float32)
+
+
+def stereo(wave: np.ndarray) -> np.ndarray:
+    """(samples, 2) from a pipeline's (samples,) mono or (channels, samples) waveform."""
+    x = np.asarray(wave, dtype=np.float32)
+    x = x[:, None] if x.ndim == 1 else x.T
+    if x.shape[1] == 1:
+        return np.repeat(x, 2, axis=1)
+    return np.ascontiguousarray(x[:, :2])
+
+
+def _join(out: np.ndarray, x: np.ndarray, start: int, overlap: int) -> None:
+    """Write ``x`` at ``start``, its first ``overlap`` samples crossfaded (equal power: two
+    unrelated takes keep their loudness through the join) with what ``out`` holds there."""
+    k = min(overlap, len(x))
+    if k > 0:
+        theta = np.linspace(0.0, np.pi / 2, k, dtype=np.float64)
+        fade_in = np.sin(theta).astype(np.float32)[:, None]
+        fade_out = np.cos(theta).astype(np.float32)[:, None]
+        out[start:start + k] = out[start:start + k] * fade_out + x[:k] * fade_in
+    out[start + k:start + len(x)] = x[k:]
+
+
+# ---------------------------------------------------------------------------------------------
+# Resampling (numpy only: the speech model path uses it too)
+
+ZERO_CROSSINGS = 16  # per side of the windowed sinc: about 80 dB of image rejection
+KAISER_BETA = 8.6
+PASSBAND = 0.94  # of the lower Nyquist: room for the filter's transition band
+
+
+@lru_cache(maxsize=16)
+def _kernel(up: int, down: int) -> tuple[np.ndarray, int]:
+    """A polyphase table (one row of taps per output phase) of a Kaiser-windowed sinc low-pass at
+    the lower of the two rates' Nyquist frequencies; and the number of taps each side."""
+    cutoff = PASSBAND * min(1.0, up / down)  # in cycles per input sample × 2
+    half = int(math.ceil(ZERO_CROSSINGS / cutoff))
+    k = np.arange(-half + 1, half + 1, dtype=np.float64)
+    d = k[None, :] - (np.arange(up, dtype=np.float64) / up)[:, None]  # input tap - output time
+    window = np.kaiser(2 * half + 1, KAISER_BETA)
+    w = np.interp(d, np.arange(-half, half + 1, dtype=np.float64), window)
+    taps = cutoff * np.sinc(cutoff * d) * w
+    taps /= taps.sum(axis=1, keepdims=True)  # unity gain at DC for every phase
+    return taps.astype(np.float32), half
+
+
+def resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
+    """Band-limited resampling of float32 (samples, channels) from ``src`` Hz to ``dst`` Hz.
+
+    Each output sample is a windowed-sinc sum over the input around its time, evaluated one tap at
+    a time over a whole chunk of outputs (vectorised, memory bounded by the chunk)."""
+    x = np.asarray(x, dtype=np.float32)
+    if src == dst or len(x) == 0:
+        return x
+    g = math.gcd(int(src), int(dst))
+    up, down = int(dst) // g, int(src) // g
+    taps, half = _kernel(up, down)
+    m = int(round(len(x) * up / down))
+    padded = np.zeros((len(x) + 2 * half + 1, x.shape[1]), dtype=np.float32)
+    padded[half:half + len(x)] = x
+    out = np.empty((m, x.shape[1]), dtype=np.float32)
+    for c0 in range(0, m, CHUNK):
+        pos = np.arange(c0, min(m, c0 + CHUNK), dtype=np.int64) * down
+        base, phase = np.divmod(pos, up)
+        acc = np.zeros((len(pos), x.shape[1]), dtype=np.float32)
+        for j in range(2 * half):  # tap j reads input sample base - half + 1 + j
+            acc += taps[phase, j][:, None] * padded[base + j + 1]
+        out[c0:c0 + len(pos)] = acc
+    return out
