@@ -73,6 +73,7 @@ bench: install
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/media.py
 	$(BIN)/python bench/editor.py
+	$(BIN)/python bench/models.py
 
 clean:
 	rm -rf $(VENV) out build *.egg-info .pytest_cache .hypothesis ui/frontend/node_modules

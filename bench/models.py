@@ -38,8 +38,7 @@ def line(name: str, value: str, unit: str, note: str) -> None:
 def small_sd(folder: Path, *, channels=(32, 64, 128), text_layers=4, hidden=64) -> Path:
     """An SD-shaped pipeline big enough that a step costs real time on a CPU (tens of ms)."""
     import torch
-    from diffusers import (AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline,
-                           UNet2DConditionModel)
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from tiny.image import clip_tokenizer
     from transformers import CLIPTextConfig, CLIPTextModel
     torch.manual_seed(0)
@@ -63,12 +62,15 @@ def small_sd(folder: Path, *, channels=(32, 64, 128), text_layers=4, hidden=64) 
     return folder
 
 
+GUIDANCE = 1.0  # no classifier-free guidance (one UNet pass per step), in both paths
+
+
 def keyframe_workflow(model: str, prompt: str, steps: int) -> dict:
     return {"schema": "reelgraph/workflow", "version": 1,
             "nodes": {"p": {"type": "text.constant", "params": {"text": prompt}},
                       "k": {"type": "image.keyframe",
                             "params": {"backend": "diffusers", "model": model, "aspect": "1:1",
-                                       "resolution": 256, "steps": steps, "seed": 3}}},
+                                       "resolution": 256, "steps": steps, "guidance": GUIDANCE, "seed": 3}}},
             "edges": [{"from": "p.out", "to": "k.prompt"}]}
 
 
@@ -93,24 +95,53 @@ def engine_vs_direct(tmp: Path, reps: int) -> None:
     line("rerun_after_load", f"{rerun / load_run:.2f}", "× the first run's time",
          f"first {load_run:.2f} s incl. load, second {rerun:.2f} s; the model stays resident")
 
-    ours, direct = [], []
-    for i in range(reps):  # interleaved, so drift in machine load hits both alike
+    def engine_once(i):
         t0 = time.perf_counter()
         r = graph.run(keyframe_workflow(str(folder), f"a harbour in fog, {i}", steps), cache=False,
                       executor=executor)
-        ours.append(time.perf_counter() - t0)
         assert r.ok, r.failures
+        return time.perf_counter() - t0
+
+    def direct_once(i):
         t0 = time.perf_counter()
         with torch.inference_mode():
-            img = pipe(prompt=f"a harbour in fog, {i}", num_inference_steps=steps, guidance_scale=0.0,
+            img = pipe(prompt=f"a harbour in fog, {i}", num_inference_steps=steps, guidance_scale=GUIDANCE,
                        width=256, height=256, generator=mrun.generator(3)).images[0]
         img.save(tmp / "direct.png")
-        direct.append(time.perf_counter() - t0)
-    ratio = statistics.median(ours) / statistics.median(direct)
+        return time.perf_counter() - t0
+
+    ours, direct, pairs = [], [], []
+    for i in range(reps):  # ABBA order: drift in machine load hits both alike
+        first, second = (engine_once, direct_once) if i % 2 == 0 else (direct_once, engine_once)
+        a, b = first(i), second(i)
+        e, d = (a, b) if first is engine_once else (b, a)
+        ours.append(e)
+        direct.append(d)
+        pairs.append(e / d)
+    ratio = statistics.median(pairs)
     line("engine_vs_direct", f"{ratio:.3f}", "× calling the pipeline directly",
-         f"goal ≤ 1.02; median {statistics.median(ours):.3f} s vs {statistics.median(direct):.3f} s, "
-         f"{steps} steps at 256×256, {reps} runs each")
+         f"goal ≤ 1.02; median of {reps} paired runs; {statistics.median(ours):.3f} s vs "
+         f"{statistics.median(direct):.3f} s, {steps} steps at 256×256")
     executor.close()
+
+
+def storyboard_loads(tmp: Path) -> None:
+    """The main job with every generative node on a tiny model: model loads vs model calls."""
+    from reelgraph.graph import ModelManager
+    from reelgraph.workflows import path
+    from tiny.build import build
+    sets = {k: int(v) if v.isdigit() else v for k, v in build(tmp / "tiny").items()}
+    manager = ModelManager(budget_bytes=8 << 30)
+    calls = []
+    t0 = time.perf_counter()
+    with graph.LocalExecutor(None, models=manager) as executor:
+        result = graph.run(path("storyboard_to_clip"), overrides=sets, cache=False, executor=executor,
+                           on_event=lambda e: calls.append(e.node) if e.event == "node_progress"
+                           and (e.message or "").startswith("step 0/") else None)
+    seconds = time.perf_counter() - t0
+    assert result.ok, result.failures
+    line("storyboard_model_loads", f"{manager.loads}", f"loads for {manager.loads + manager.hits} model calls",
+         f"each of the 6 models once; {seconds:.0f} s for the whole storyboard on tiny models")
 
 
 def sd_turbo_full() -> None:
@@ -162,11 +193,12 @@ def sd_turbo_full() -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--full", action="store_true", help="also SD-Turbo's full-size architecture")
-    ap.add_argument("--reps", type=int, default=7)
+    ap.add_argument("--reps", type=int, default=20)
     args = ap.parse_args()
     import reelgraph.nodes  # noqa: F401  (registers the model loaders)
     with tempfile.TemporaryDirectory(prefix="reelgraph-bench-models-") as tmp:
         engine_vs_direct(Path(tmp), args.reps)
+        storyboard_loads(Path(tmp))
     if args.full:
         sd_turbo_full()
 

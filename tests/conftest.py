@@ -51,6 +51,23 @@ def _isolated_cache(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def every_progress_event(monkeypatch):
+    """Progress events are throttled to one per 50 ms; a tiny model's step takes a few ms."""
+    monkeypatch.setattr(graph.context, "_PROGRESS_INTERVAL", 0.0)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models' matrices are too small to share out: on a shared 2-core runner, torch's
+    intra-op threads only fight each other (10-20x slower than one thread)."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def ctx(tmp_path):
     """A RunContext for calling a node's run() directly; its workspace is tmp_path."""
     return graph.RunContext.standalone(tmp_path)

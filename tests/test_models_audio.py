@@ -22,12 +22,12 @@ from reelgraph.nodes.audio import _music_model, _speech_model
 from tiny import audio as tiny_audio
 from tiny import to_hub_cache
 
-pytest.importorskip("torch")
-pytest.importorskip("diffusers")
-
-# torchsde's Brownian tree warns when float32 sigmas land a hair outside its interval (as in any
-# Stable Audio run); it clamps them, the result is unaffected
-pytestmark = pytest.mark.filterwarnings("ignore:Should have t[ab]:UserWarning")
+pytestmark = [
+    pytest.mark.usefixtures("one_torch_thread"),
+    # torchsde's Brownian tree warns when float32 sigmas land a hair outside its interval (as in any
+    # Stable Audio run); it clamps them, the result is unaffected
+    pytest.mark.filterwarnings("ignore:Should have t[ab]:UserWarning"),
+]
 
 RATE = 48000
 MINUS_3_DB = 10 ** (-3 / 20)
@@ -37,7 +37,6 @@ STEP = re.compile(r"step (\d+)/(\d+)$")
 
 @pytest.fixture(scope="module")
 def stable_audio(tmp_path_factory):
-    pytest.importorskip("torchsde")  # Stable Audio's scheduler draws its noise through it
     return tiny_audio.stable_audio(tmp_path_factory.mktemp("tiny-stable-audio"))
 
 
@@ -49,12 +48,6 @@ def audioldm2(tmp_path_factory):
 @pytest.fixture(scope="module")
 def vits(tmp_path_factory):
     return tiny_audio.vits(tmp_path_factory.mktemp("tiny-vits"))
-
-
-@pytest.fixture
-def every_progress_event(monkeypatch):
-    """Progress events are rate-limited (a few per second); tiny models step faster than that."""
-    monkeypatch.setattr("reelgraph.graph.context._PROGRESS_INTERVAL", 0.0)
 
 
 def music_params(model, **kw) -> dict:

@@ -21,26 +21,15 @@ from reelgraph import graph
 from reelgraph.graph import CancelToken, RunContext
 from tiny import image as tiny_image
 
-pytest.importorskip("diffusers")
-pytest.importorskip("transformers")
-pytestmark = [  # the libraries' own deprecations, nothing these tests can act on
+pytestmark = [
+    pytest.mark.usefixtures("one_torch_thread"),
+    # the libraries' own deprecations, nothing these tests can act on
     pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"),
     pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning"),
 ]
 
 FOX = "a red fox in fresh snow at sunrise"
 STEP = re.compile(r"^(?:tile (\d+)/(\d+) )?step (\d+)/(\d+)$")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    # The CPU runners are shared: torch's intra-op threads fighting other processes made these tiny
-    # models 10-20x slower than one thread does.
-    import torch
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -61,14 +50,6 @@ def sdxl(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def flux(tmp_path_factory) -> Path:
     return tiny_image.build_flux(tmp_path_factory.mktemp("models") / "tiny-flux")
-
-
-@pytest.fixture
-def every_step(monkeypatch):
-    """Every progress tick becomes an event (the context otherwise sends at most one per 50 ms,
-    and a tiny model's steps take a few ms)."""
-    from reelgraph.graph import context
-    monkeypatch.setattr(context, "_PROGRESS_INTERVAL", 0.0)
 
 
 def keyframe_flow(model, prompt=FOX, **params) -> dict:
@@ -127,14 +108,14 @@ def test_keyframe_model_same_seed_same_pixels_other_seed_differs(sd, tmp_path):
     assert not np.array_equal(pixels(a.value("frame.image")), pixels(c.value("frame.image")))
 
 
-def test_keyframe_model_reports_each_denoising_step(sd, tmp_path, every_step):
+def test_keyframe_model_reports_each_denoising_step(sd, tmp_path, every_progress_event):
     events = []
     result = run(keyframe_flow(sd, steps=3), tmp_path, on_event=events.append)
     assert result.ok, result.failures
     assert [s[2:] for s in steps_seen(events, "frame") if s[2] > 0] == [(1, 3), (2, 3), (3, 3)]
 
 
-def test_keyframe_model_cancelled_at_the_first_step_stores_nothing(sd, tmp_path, every_step):
+def test_keyframe_model_cancelled_at_the_first_step_stores_nothing(sd, tmp_path, every_progress_event):
     token = CancelToken()
     events = []
 
@@ -153,7 +134,7 @@ def test_keyframe_model_cancelled_at_the_first_step_stores_nothing(sd, tmp_path,
     assert not list(cache.rglob("*.png")) and not list(tmp_path.rglob("store/**/*.png"))
 
 
-def test_keyframe_model_starts_from_the_reference(sd, tmp_path, every_step):
+def test_keyframe_model_starts_from_the_reference(sd, tmp_path, every_progress_event):
     flow = keyframe_flow(sd, seed=3)
     flow["nodes"]["look"] = {"type": "image.keyframe", "params": {"resolution": 64, "seed": 5}}  # a draft
     flow["edges"] += [{"from": "prompt.out", "to": "look.prompt"}, {"from": "look.image", "to": "frame.reference"}]
@@ -257,7 +238,7 @@ def test_image_upscale_model_gives_the_mode_sizes(upscaler, tmp_path):
         assert ref.model == str(upscaler)
 
 
-def test_image_upscale_model_tiles_a_large_input(upscaler, tmp_path, every_step):
+def test_image_upscale_model_tiles_a_large_input(upscaler, tmp_path, every_progress_event):
     write_png(tmp_path / "wide.png", 160, 48)  # wider than one 128 px tile
     events = []
     result = run(upscale_flow(upscaler, "wide.png", big={"mode": "x2"}), tmp_path, on_event=events.append)

@@ -13,13 +13,11 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from mediaprobe import probe
-from tiny.build import MODELS, build
-
 from reelgraph.workflows import path
+from tiny.build import MODELS, build
 
 pytestmark = pytest.mark.slow
 REELGRAPH = [sys.executable, "-m", "reelgraph.ui.cli"]

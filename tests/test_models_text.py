@@ -14,21 +14,11 @@ from reelgraph.graph import CancelToken, RunContext
 from tiny import text as tiny_text
 from tiny import to_hub_cache
 
-pytest.importorskip("transformers")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 KEEPER = (RESOURCES / "storyboards" / "keeper.md").read_text()
 MARA = "an old lighthouse keeper, grey braid, yellow oilskin coat"
 FINN = "a ten-year-old boy, red scarf"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """A tiny model's matrices are too small to share out: extra threads only fight for the CPU."""
-    import torch
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -39,12 +29,6 @@ def lm(tmp_path_factory):
 @pytest.fixture(scope="module")
 def lm_without_template(tmp_path_factory):
     return tiny_text.build(tmp_path_factory.mktemp("tiny-lm-plain"), chat_template=None)
-
-
-@pytest.fixture
-def every_progress(monkeypatch):
-    """Progress events are throttled to one per 50 ms; a tiny model writes a token in about 1 ms."""
-    monkeypatch.setattr(graph.context, "_PROGRESS_INTERVAL", 0.0)
 
 
 def board(model, **params) -> dict:
@@ -130,7 +114,7 @@ def test_a_tokenizer_without_chat_template_is_prompted_plainly_and_says_so(lm_wi
     assert result.value("expand.prompt")
 
 
-def test_progress_is_reported_for_every_token(lm, every_progress):
+def test_progress_is_reported_for_every_token(lm, every_progress_event):
     events = []
     result = graph.run(from_text(lm, detail="short"), cache=False, on_event=events.append)
     assert result.ok, result.failures
@@ -142,7 +126,7 @@ def test_progress_is_reported_for_every_token(lm, every_progress):
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
 
 
-def test_stop_at_the_first_token_cancels_and_stores_nothing(lm, tmp_path, every_progress):
+def test_stop_at_the_first_token_cancels_and_stores_nothing(lm, tmp_path, every_progress_event):
     token = CancelToken()
     events = []
 
@@ -175,7 +159,7 @@ def test_the_planner_looks_ahead_through_the_draft_only(lm, tmp_path):
     assert after("diffusers").reason == "input from expand will change"  # the model never runs in a plan
 
 
-def test_a_preset_id_finds_its_weights_in_the_hub_cache(lm, tmp_path, every_progress):
+def test_a_preset_id_finds_its_weights_in_the_hub_cache(lm, tmp_path, every_progress_event):
     to_hub_cache(lm, tmp_path / "hf-home" / "hub", "Qwen/Qwen2.5-1.5B-Instruct")
     events = []
     result = graph.run(from_text("qwen2.5-1.5b-instruct", detail="short"), cache=tmp_path / "c",

@@ -19,8 +19,7 @@ from reelgraph import graph
 from reelgraph.graph import CancelToken
 from tiny import to_hub_cache
 
-pytest.importorskip("diffusers")
-pytest.importorskip("ftfy")  # Wan's prompt cleaning needs it
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 W, H = 80, 48  # the keyframe, hence the clip's size; the tiny models render 32-64 px
 

@@ -37,16 +37,6 @@ def kind_of(loaded) -> str:
     return name if name in PIPELINES else str(loaded.info.get("pipeline") or name)
 
 
-def preset_for(loaded):
-    """The preset whose defaults apply: the loaded preset, else the preset of the same hub repo
-    (``model`` given as ``stabilityai/stable-audio-open-1.0`` behaves as ``stable-audio-open``)."""
-    preset = run.preset_of(loaded)
-    if preset is not None:
-        return preset
-    from reelgraph.nodes.models import presets
-    return next((p for p in presets.for_task("music") if p.repo == run.label(loaded)), None)
-
-
 def model_rate(pipe, kind: str) -> int:
     if kind == "StableAudioPipeline":
         return int(pipe.vae.config.sampling_rate)
@@ -85,7 +75,7 @@ def render(ctx, loaded, *, mood: str, seconds: float, tempo: int, seed: int, ste
     """The bed as a stored Audio file (what MusicNode.run returns)."""
     run.check_pipeline(loaded, PIPELINES, "make music from a text prompt")
     pipe, kind = loaded.obj, kind_of(loaded)
-    preset = preset_for(loaded)
+    preset = run.preset_of(loaded)  # also the preset of the same hub repo
     n_steps = int(steps) if steps and steps > 0 else \
         int(_default(loaded, preset, "steps", FALLBACK[kind]["steps"]))
     guidance = float(_default(loaded, preset, "guidance", FALLBACK[kind]["guidance"]))

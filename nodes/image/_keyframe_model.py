@@ -21,20 +21,6 @@ MIN_DENOISE = 0.05  # reference_strength 1 still lets the model redraw a little 
 _img2img: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def defaults(loaded, task: str):
-    """``default(name, fallback)`` for a loaded model: ``run.default`` (the model's preset, or what
-    its folder declares), and for a hub repo id outside the presets, the preset of the same repo
-    (``model`` given as ``stabilityai/sd-turbo`` behaves as ``sd-turbo``)."""
-    alias = None
-    if run.preset_of(loaded) is None:
-        from reelgraph.nodes.models import presets
-        alias = next((p for p in presets.for_task(task) if p.repo == run.label(loaded)), None)
-
-    def default(name, fallback):
-        return run.default(loaded, name, alias.default(name, fallback) if alias is not None else fallback)
-    return default
-
-
 def pipeline_default(pipe, name: str, fallback):
     """The default a pipeline's ``__call__`` declares for ``name`` (its authors' choice)."""
     param = inspect.signature(type(pipe).__call__).parameters.get(name)
@@ -97,7 +83,9 @@ def render(ctx, loaded, *, prompt: str, negative_prompt: str, reference, referen
     from PIL import Image, ImageOps
     run.check_pipeline(loaded, PIPELINES, "draw a keyframe from a prompt")
     pipe = loaded.obj
-    default = defaults(loaded, "text_to_image")
+
+    def default(name, fallback):  # the folder's reelgraph.json, then the preset (or the repo's preset)
+        return run.default(loaded, name, fallback)
     short, multiple = native_geometry(pipe)
     rw, rh = run.model_size(width, height, int(default("short_side", short)),
                             int(default("multiple", multiple)))

@@ -34,16 +34,13 @@ class Settings:
 
 
 def settings(loaded) -> Settings:
-    """``run.default`` (the preset's, or what the model's folder declares); for a folder or repo id
-    outside the presets, the settings of the preset of the same repo or pipeline class (there is
-    one ×4 upscaler family)."""
+    """``run.default`` (the folder's reelgraph.json, the preset's); for a folder outside the presets,
+    the settings of the preset of the same pipeline class (there is one ×4 upscaler family)."""
     from reelgraph.nodes.models import presets
     alias = None
     if run.preset_of(loaded) is None:
-        label, name = run.label(loaded), loaded.info.get("pipeline") or type(loaded.obj).__name__
-        fits = presets.for_task(TASK)
-        alias = next((p for p in fits if p.repo == label), None) or \
-            next((p for p in fits if p.pipeline == name), None)
+        name = loaded.info.get("pipeline") or type(loaded.obj).__name__
+        alias = next((p for p in presets.for_task(TASK) if p.pipeline == name), None)
 
     def get(key):
         return run.default(loaded, key, alias.default(key, FALLBACK[key]) if alias is not None else FALLBACK[key])

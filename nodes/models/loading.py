@@ -40,6 +40,15 @@ def module_bytes(modules) -> int:
     return total
 
 
+def _load_error(need: ModelNeed, name: str, e: Exception) -> NodeError:
+    if isinstance(e, ImportError):  # an undeclared extra: torchsde (Stable Audio), ftfy (Wan), phonemizer
+        return NodeError(f"loading {need.id} as {name} needs a missing package: {e}", field="model",
+                         fix=f"pip install {getattr(e, 'name', None) or 'the package named above'}")
+    return NodeError(f"cannot load {need.id} as {name}: {e}", field="model",
+                     fix="the folder may be incomplete: pull it again (reelgraph models pull ID) or re-save "
+                         "it with save_pretrained (model and tokenizer)")
+
+
 def _quiet() -> None:
     """The libraries' own progress bars and log warnings (prompt truncated, torchvision missing, a
     deprecated config key) would flood the run log once per call: our events say what matters."""
@@ -75,13 +84,8 @@ class DiffusersLoader:
                             fix="upgrade diffusers (pip install -U diffusers) or choose another model")
         try:
             pipe = cls.from_pretrained(need.option("path"), dtype=getattr(torch, dtype))
-        except ImportError as e:  # a pipeline's undeclared extra (torchsde for Stable Audio, ftfy for Wan)
-            raise NodeError(f"loading {need.id} as {name} needs a missing package: {e}", field="model",
-                            fix=f"pip install {getattr(e, 'name', None) or 'the package named above'}") from None
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise NodeError(f"cannot load {need.id} as {name}: {e}", field="model",
-                            fix="the folder may be incomplete: pull it again (reelgraph models pull ID) "
-                                "or re-save it with save_pretrained") from None
+        except (ImportError, OSError, ValueError, KeyError, TypeError) as e:
+            raise _load_error(need, name, e) from None
         pipe.set_progress_bar_config(disable=True)
         applied = [f"{dtype} on {dev}"]
         if offload == "model":
@@ -141,13 +145,8 @@ class TransformersLoader:
         try:
             model = cls.from_pretrained(path, dtype=getattr(torch, dtype)).to(dev).eval()
             tokenizer = transformers.AutoTokenizer.from_pretrained(path)
-        except ImportError as e:  # e.g. phonemizer for some VITS tokenizers
-            raise NodeError(f"loading {need.id} as {name} needs a missing package: {e}", field="model",
-                            fix=f"pip install {getattr(e, 'name', None) or 'the package named above'}") from None
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise NodeError(f"cannot load {need.id} as {name}: {e}", field="model",
-                            fix="the folder may be incomplete: pull it again or re-save it with "
-                                "save_pretrained (model and tokenizer)") from None
+        except (ImportError, OSError, ValueError, KeyError, TypeError) as e:
+            raise _load_error(need, name, e) from None
         return LoadedModel({"model": model, "tokenizer": tokenizer}, module_bytes([model]), device=dev,
                            dtype=dtype, info={"applied": [f"{dtype} on {dev}"], "pipeline": name,
                                  "preset": need.option("preset") or None, "label": need.id,

@@ -59,9 +59,15 @@ def model_size(width: int, height: int, short_side: int, multiple: int) -> tuple
 
 
 def preset_of(loaded):
-    """The preset a loaded model came from (None for a local folder or a hub repo id)."""
+    """The preset a loaded model came from, or whose hub repo it is (``model`` given as
+    ``stabilityai/sd-turbo`` behaves as ``sd-turbo``); None for other folders and repos."""
     from .presets import presets
-    return presets().get(loaded.info.get("preset") or "")
+    known = presets()
+    found = known.get(loaded.info.get("preset") or "")
+    if found is None:
+        repo = label_of(loaded)
+        found = next((p for p in known.values() if p.repo == repo), None)
+    return found
 
 
 FOLDER_DEFAULTS = "reelgraph.json"  # {"defaults": {...}} beside a model's config: a local preset
@@ -95,8 +101,11 @@ def default(loaded, name: str, fallback):
     return preset.default(name, fallback) if preset is not None else fallback
 
 
-def label(loaded) -> str:
+def label_of(loaded) -> str:
     return str(loaded.info.get("label") or loaded.info.get("pipeline") or "model")
+
+
+label = label_of
 
 
 def check_pipeline(loaded, allowed: tuple[str, ...], what: str) -> None:
