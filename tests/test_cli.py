@@ -719,3 +719,17 @@ def test_a_bad_cache_size_or_unusable_cache_dir_is_a_usage_error(invoke, tmp_pat
     r = invoke("run", str(OUTLINE), cache_dir=blocker / "cache")
     assert r.exit_code == 2
     assert "cannot open the cache" in r.output and "--cache-dir" in r.output
+
+
+def test_events_piped_into_a_reader_that_stops_early_do_not_break_the_run(tmp_path):
+    # `reelgraph run ... --events json | head -1`: the run goes on quietly and still writes -o
+    proc = subprocess.Popen([*reelgraph_cmd(), "run", str(example_path("single_shot")), "--events", "json",
+                             "-o", str(tmp_path / "out.mp4"), "--cache-dir", str(tmp_path / "c")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    first = proc.stdout.readline()
+    proc.stdout.close()  # the reader is gone
+    _, err = proc.communicate(timeout=120)
+    assert json.loads(first)["event"] == "run_started"
+    assert proc.returncode == 0, err.decode()
+    assert b"Traceback" not in err and b"listener failed" not in err
+    assert (tmp_path / "out.mp4").stat().st_size > 0

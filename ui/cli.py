@@ -134,6 +134,26 @@ class _Progress:
             say(f"warning {ev.node}: {ev.message}")
 
 
+def _print_events():
+    """One JSON line per event on stdout. When the reader goes away (`| head`, `| grep -q`) the run
+    goes on quietly and still writes its outputs: it may have cost minutes of GPU time."""
+    closed = False
+
+    def listener(ev) -> None:
+        nonlocal closed
+        if closed:
+            return
+        try:
+            print(ev.to_json(), flush=True)
+        except BrokenPipeError:
+            closed = True
+            # nothing more reaches the reader; keep Python's exit-time flush from failing too
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+    return listener
+
+
 def _write_outputs(result, out: Path | None) -> list[Path]:
     """Write the run's outputs: one value to OUT, several into the folder OUT. Atomic per file."""
     from reelgraph.graph import MediaRef
@@ -245,7 +265,7 @@ def run(workflow: Path | None, from_file: Path | None, out: Path | None, sets, c
     previous = signal.signal(signal.SIGINT, on_sigint)
     listeners = []
     if events == "json":
-        listeners.append(lambda ev: print(ev.to_json(), flush=True))
+        listeners.append(_print_events())
     live = console.is_terminal and events != "json"
     progress = _Progress(g, compiled, live=live, quiet=quiet)
     listeners.append(progress)
