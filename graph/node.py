@@ -63,6 +63,7 @@ class PortSpec:
     multiline: bool = False
     wirable: bool = True
     file: str | None = None  # a path param: "image" | "audio" | "video" | "any" (editors show a file picker)
+    suggestions: tuple[str, ...] | None = None  # values an editor offers for a free Text param
     name: str = ""
     port_name: str | None = None  # an output named like an input: declared under another attribute
 
@@ -95,7 +96,8 @@ class PortSpec:
             d.update(default=t.encode(self.default) if self.has_default else None,  # required: no default
                      min=self.min, max=self.max, step=self.step,
                      choices=list(self.choices) if self.choices else None,
-                     multiline=self.multiline, wirable=self.wirable, file=self.file)
+                     multiline=self.multiline, wirable=self.wirable, file=self.file,
+                     suggestions=list(self.suggestions) if self.suggestions else None)
         return d
 
 
@@ -107,19 +109,24 @@ def Input(type: t.PortType, *, required: bool = True, doc: str = "", label: str 
 def Param(type: t.PortType, default: _Any = _NO_DEFAULT, *, min: float | None = None,
           max: float | None = None, step: float | None = None, choices: Sequence[str] | None = None,
           multiline: bool = False, doc: str = "", label: str | None = None,
-          wirable: bool = True, file: str | None = None) -> _Any:
+          wirable: bool = True, file: str | None = None, suggestions: Sequence[str] | None = None) -> _Any:
     """A widget with a default (and bounds or choices); it can also be wired like an input.
 
     A param without a default is required: the workflow must set or wire it. ``file`` marks a Text
     param that names a file ("image", "audio", "video" or "any"): editors offer a file picker.
+    ``suggestions``: values an editor offers for a Text param that still takes any text (model
+    presets, where a local folder is also fine); unlike ``choices`` they do not restrict the value.
     """
+    if suggestions is not None and type != t.Text:
+        raise DeclarationError("Param(suggestions=...): suggestions are for Text params; use choices")
     if file is not None and (file not in FILE_KINDS or type != t.Text):
         raise DeclarationError(f"Param(file={file!r}): file must be one of {', '.join(FILE_KINDS)} "
                                f"on a Text param")
     return PortSpec("param", type, doc=doc, label=label, default=default,
                     required=default is _NO_DEFAULT, min=min, max=max, step=step,
                     choices=tuple(choices) if choices is not None else None,
-                    multiline=multiline, wirable=wirable, file=file)
+                    multiline=multiline, wirable=wirable, file=file,
+                    suggestions=tuple(suggestions) if suggestions is not None else None)
 
 
 def Output(type: t.PortType, *, doc: str = "", label: str | None = None, name: str | None = None) -> _Any:

@@ -321,6 +321,15 @@ def test_choice_param_without_choices():
             "EmptyChoicesNode", "param 'mode'", "a Choice param needs choices")
 
 
+def test_suggestions_are_offered_values_of_a_free_text_param():
+    cls = _node("SuggestNode", model=Param(Text, default="", suggestions=["small", "large"]))
+    port = cls.spec.params["model"]
+    assert port.to_dict()["suggestions"] == ["small", "large"]
+    assert port.check("./my-own-folder") == "./my-own-folder"  # unlike choices, anything goes
+    with pytest.raises(DeclarationError, match="suggestions are for Text params"):
+        Param(Int, default=1, suggestions=["1"])
+
+
 def test_choice_input_needs_no_choices():
     cls = _node("ChoiceInputNode", mode=Input(Choice))
     assert cls.spec.inputs["mode"].choices is None

@@ -187,6 +187,14 @@ def test_editing_a_param_marks_the_node_and_everything_downstream_stale(editor):
     shot(editor.page, "04-param-edited")
 
 
+def test_the_model_field_offers_the_presets_of_the_node_task(editor):
+    editor.select("keyframe")
+    field = editor.page.locator('[data-testid="inspector"] [data-param="model"] input').first
+    options = field.evaluate("el => [...el.list.options].map(o => o.value)")
+    assert options == ["sd-turbo", "sdxl-turbo", "flux-schnell", "flux-dev"]
+    assert field.get_attribute("placeholder") == "default for this device"
+
+
 def test_run_the_storyboard_workflow_and_play_the_result(editor):
     editor.page.get_by_test_id("run").click()
     editor.page.wait_for_selector('[data-testid="status"][data-run-status="running"]', timeout=15_000)

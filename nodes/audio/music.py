@@ -29,7 +29,7 @@ class MusicNode(backends.Generative, Node):
                   doc="Denoising steps for model backends; 0: the model's default (Stable Audio Open and "
                       "AudioLDM2: 100). The draft ignores it.")
     backend = backends.backend_param()
-    model = backends.model_param()
+    model = backends.model_param(task)
     audio = Output(Audio, doc="The bed: 48 kHz stereo WAV, peaks under -3 dBFS, faded in and out.")
 
     # steps last, with a default: code that calls run() directly and predates it still works

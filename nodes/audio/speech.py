@@ -49,7 +49,7 @@ class SpeechNode(backends.Generative, Node):
     seed = Param(Int, default=0, doc="Variation for model backends (the noise of the voice's timing and "
                                      "timbre); the draft voice is always the same.")
     backend = backends.backend_param()
-    model = backends.model_param()
+    model = backends.model_param(task)
     audio = Output(Audio, doc="The narration: 48 kHz stereo WAV, trimmed to the speech, peaks at -3 dBFS.")
 
     def run(self, ctx, text, voice, speed, pitch, seed, backend, model):

@@ -32,10 +32,13 @@ def backend_param(default: str = "draft") -> Param:
                      "(see model); auto: the model where a GPU and its weights are present, else draft.")
 
 
-def model_param() -> Param:
-    return Param(Text, default="", wirable=False,
-                 doc="For the diffusers backend: a preset id (reelgraph models list), a hub repo id, or a "
-                     "local model folder. Empty: the default preset for this device.")
+def model_param(task: str) -> Param:
+    """The ``model`` param of a node of ``task``; the editor offers that task's presets."""
+    from reelgraph.nodes.models import presets
+    ids = tuple(p.id for p in presets.for_task(task))
+    return Param(Text, default="", wirable=False, suggestions=ids,
+                 doc=f"For the diffusers backend: a preset ({', '.join(ids)}; see reelgraph models list), "
+                     "a hub repo id, or a local model folder. Empty: the default preset for this device.")
 
 
 @dataclass(frozen=True)

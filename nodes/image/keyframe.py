@@ -82,7 +82,7 @@ class KeyframeNode(backends.Generative, Node):
                     doc="Draft only: write the prompt's first sentence in a band at the bottom (turn it off "
                         "when subtitles go there); a model frame has no caption band.")
     backend = backends.backend_param()
-    model = backends.model_param()
+    model = backends.model_param(task)
     image = Output(Image, doc="The keyframe (PNG).")
 
     def run(self, ctx, prompt, label, negative_prompt, reference, aspect, resolution, width, height, seed,

@@ -25,7 +25,7 @@ class UpscaleImageNode(backends.Generative, Node):
     method = Param(Choice, default="lanczos", choices=("lanczos", "bicubic"),
                    doc="Resampling filter of the draft backend: lanczos is sharper, bicubic softer.")
     backend = backends.backend_param()
-    model = backends.model_param()
+    model = backends.model_param(task)
     result = Output(Image, name="image", doc="The enlarged image (PNG, even sizes).")
 
     def run(self, ctx, image, mode, width, height, method, backend, model, prompt=None):

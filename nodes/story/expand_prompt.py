@@ -24,7 +24,7 @@ class ExpandPromptNode(backends.Generative, Node):
                      "or text, not both).")
     text = Input(Text, required=False, doc="A short description to expand instead of a shot.")
     backend = backends.backend_param()
-    model = backends.model_param()
+    model = backends.model_param(task)
     style = Param(Text, default="",
                   doc="Extra style words appended to the prompt (the shot's own style applies too), "
                       "e.g. 'anamorphic, 1970s film stock'.")

@@ -60,7 +60,7 @@ class ExtendVideoNode(backends.Generative, Node):
                            doc="On: the output is the source clip followed by the continuation (and "
                                "keeps the source's sound). Off: only the continuation.")
     backend = backends.backend_param()
-    model = backends.model_param()
+    model = backends.model_param(task)
     video_out = Output(Video, name="video", doc="The longer clip (or just the continuation), H.264 MP4.")
 
     def run(self, ctx, video, prompt, seconds, camera, amplitude, motion, seed, steps, include_source,

@@ -57,7 +57,7 @@ class ImageToVideoNode(backends.Generative, Node):
                   doc="Sampling steps for model backends; 0: the model's own default (the draft "
                       "ignores it).")
     backend = backends.backend_param()
-    model = backends.model_param()
+    model = backends.model_param(task)
     video = Output(Video, doc="The clip: H.264 MP4 at the image's size, no audio.")
 
     def run(self, ctx, image, last_frame, prompt, seconds, fps, camera, amplitude, motion, seed, steps,

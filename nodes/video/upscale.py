@@ -24,7 +24,7 @@ class UpscaleVideoNode(backends.Generative, Node):
     method = Param(Choice, default="lanczos", choices=("lanczos", "bicubic"),
                    doc="Resampling filter: lanczos is sharper, bicubic a little softer.")
     backend = backends.backend_param()
-    model = backends.model_param()
+    model = backends.model_param(task)
     video_out = Output(Video, name="video", doc="The enlarged clip, H.264 MP4.")
 
     def run(self, ctx, video, mode, width, height, method, backend, model):
