@@ -75,6 +75,10 @@ class ModelManager:
         self._in_use: dict[tuple, int] = {}
         self._lock = threading.RLock()
         self._key_locks: dict[tuple, threading.Lock] = {}
+        # One model call at a time per manager (per device): a pipeline is not safe to call from two
+        # threads (its scheduler keeps state), and two runs (two editor tabs, two API calls) sharing
+        # one GPU would only fight over its memory. Re-entrant: a node may load more inside its call.
+        self._device = threading.RLock()
         self.loads = 0
         self.hits = 0
         self.evictions = 0
@@ -107,8 +111,10 @@ class ModelManager:
     @contextmanager
     def use(self, needs: tuple[ModelNeed, ...] | list[ModelNeed],
             report: Callable[[str], None] = lambda message: None) -> Iterator[dict[str, LoadedModel]]:
-        """Load (or reuse) every need and pin them while the block runs: ``{need.name: LoadedModel}``."""
+        """Load (or reuse) every need and pin them while the block runs: ``{need.name: LoadedModel}``.
+        Blocks of different threads run one at a time (see ``_device``)."""
         pinned: list[tuple] = []
+        self._device.acquire()
         try:
             out = {}
             for need in needs:
@@ -123,6 +129,7 @@ class ModelManager:
                     if not self._in_use[key]:
                         del self._in_use[key]
                 self._evict_for(0)
+            self._device.release()
 
     def _acquire(self, need: ModelNeed, report: Callable[[str], None]) -> LoadedModel:
         loader = loader_for(need)

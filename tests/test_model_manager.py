@@ -209,3 +209,31 @@ def test_loading_is_reported_as_progress(reg, loader):
         graph.run(make_workflow({"g": ("test.uses_model", {"model": "a"})}), cache=False, registry=reg,
                   executor=executor, on_event=events.append)
     assert any(e.event == "node_progress" and e.message == "loading a" for e in events)
+
+
+def test_two_runs_never_call_models_at_the_same_time(loader):
+    # two editor tabs (or API calls) in one process share the GPU and the pipelines: a pipeline's
+    # scheduler keeps state, so the manager hands out one model block at a time
+    manager = ModelManager(budget_bytes=100 * MB)
+    active, peak = [0], [0]
+    lock = threading.Lock()
+    barrier = threading.Barrier(3)
+
+    def call(model_id):
+        barrier.wait()
+        for _ in range(5):
+            with manager.use([need(model_id)]):
+                with lock:
+                    active[0] += 1
+                    peak[0] = max(peak[0], active[0])
+                import time
+                time.sleep(0.005)
+                with lock:
+                    active[0] -= 1
+
+    threads = [threading.Thread(target=call, args=(m,)) for m in ("a", "a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak[0] == 1 and manager.loads == 2
