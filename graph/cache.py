@@ -89,6 +89,9 @@ class ArtifactStore:
         if dest.exists() and dest.stat().st_size == ref.size:
             if ours:
                 src.unlink()
+            # stored again just now: the orphan sweep (which spares files younger than an hour) must
+            # not take it for a leftover, e.g. the output of a non-cacheable save node on a re-run
+            os.utime(dest)
         else:
             dest.parent.mkdir(parents=True, exist_ok=True)
             staged = src if ours else Path(shutil.copyfile(src, self._scratch(ext)))

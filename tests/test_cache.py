@@ -507,3 +507,23 @@ def test_orphans_left_by_a_crashed_run_are_swept_after_an_hour_at_most_once_an_h
     with Cache(cache_dir) as cache:
         cache.evict()
     assert later.exists(), "a second sweep within the hour is skipped (listing a big cache costs time)"
+
+
+def test_a_file_stored_again_is_fresh_for_the_orphan_sweep(cache_dir, tmp_path):
+    # a non-cacheable node (io.save_video) that makes the same file as a run hours ago: the object
+    # exists, nothing references it, and the sweep due at the end of this run must not delete it
+    # before the command line copies it to -o
+    cache = Cache(cache_dir)
+    src = tmp_path / "clip.mp4"
+    src.write_bytes(b"the same bytes as yesterday")
+    first = cache.store.ingest(src, "video")
+    hours_ago = time.time() - 5 * 3600
+    os.utime(first.path, (hours_ago, hours_ago))
+    marker = cache_dir / ".last-sweep"
+    if marker.exists():  # absent: a sweep is due anyway
+        os.utime(marker, (hours_ago, hours_ago))
+    again = cache.store.ingest(src, "video")
+    cache.evict()  # sweeps: the marker is old (or absent)
+    assert Path(again.path).exists()
+    assert time.time() - Path(again.path).stat().st_mtime < 60
+    cache.close()
