@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from typing import Callable
 
 from reelgraph.graph import LoadedModel, ModelNeed, NodeError
@@ -60,6 +61,10 @@ def _quiet() -> None:
     diffusers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
+    # torchsde (Stable Audio's sampler) warns whenever float32 sigmas land a hair outside its interval,
+    # and clamps them; VITS still builds its weight norm the deprecated way. Nothing a user can act on.
+    warnings.filterwarnings("ignore", message=r"Should have t[ab]", category=UserWarning)
+    warnings.filterwarnings("ignore", message=r".*weight_norm.* is deprecated", category=FutureWarning)
 
 
 def _free_accelerator() -> None:
