@@ -10,14 +10,13 @@ at the draft's level (RMS about -18 dBFS, peaks at -3 dBFS at most), so audio.mi
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 
 import numpy as np
 from reelgraph.nodes.common.audio import fit_length, n_samples, write_wav
 from reelgraph.nodes.common.draw import stable_int
 from reelgraph.nodes.models import run
 
-from ._dsp import CHUNK, RATE, db, fade, peak_rms
+from ._dsp import RATE, db, fade, peak_rms, resample
 
 PIPELINES = ("StableAudioPipeline", "AudioLDM2Pipeline")
 # what the pipelines' authors use when a local folder or an unlisted repo carries no preset
@@ -154,51 +153,3 @@ def _join(out: np.ndarray, x: np.ndarray, start: int, overlap: int) -> None:
         fade_out = np.cos(theta).astype(np.float32)[:, None]
         out[start:start + k] = out[start:start + k] * fade_out + x[:k] * fade_in
     out[start + k:start + len(x)] = x[k:]
-
-
-# ---------------------------------------------------------------------------------------------
-# Resampling (numpy only: the speech model path uses it too)
-
-ZERO_CROSSINGS = 16  # per side of the windowed sinc: about 80 dB of image rejection
-KAISER_BETA = 8.6
-PASSBAND = 0.94  # of the lower Nyquist: room for the filter's transition band
-
-
-@lru_cache(maxsize=16)
-def _kernel(up: int, down: int) -> tuple[np.ndarray, int]:
-    """A polyphase table (one row of taps per output phase) of a Kaiser-windowed sinc low-pass at
-    the lower of the two rates' Nyquist frequencies; and the number of taps each side."""
-    cutoff = PASSBAND * min(1.0, up / down)  # in cycles per input sample × 2
-    half = int(math.ceil(ZERO_CROSSINGS / cutoff))
-    k = np.arange(-half + 1, half + 1, dtype=np.float64)
-    d = k[None, :] - (np.arange(up, dtype=np.float64) / up)[:, None]  # input tap - output time
-    window = np.kaiser(2 * half + 1, KAISER_BETA)
-    w = np.interp(d, np.arange(-half, half + 1, dtype=np.float64), window)
-    taps = cutoff * np.sinc(cutoff * d) * w
-    taps /= taps.sum(axis=1, keepdims=True)  # unity gain at DC for every phase
-    return taps.astype(np.float32), half
-
-
-def resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
-    """Band-limited resampling of float32 (samples, channels) from ``src`` Hz to ``dst`` Hz.
-
-    Each output sample is a windowed-sinc sum over the input around its time, evaluated one tap at
-    a time over a whole chunk of outputs (vectorised, memory bounded by the chunk)."""
-    x = np.asarray(x, dtype=np.float32)
-    if src == dst or len(x) == 0:
-        return x
-    g = math.gcd(int(src), int(dst))
-    up, down = int(dst) // g, int(src) // g
-    taps, half = _kernel(up, down)
-    m = int(round(len(x) * up / down))
-    padded = np.zeros((len(x) + 2 * half + 1, x.shape[1]), dtype=np.float32)
-    padded[half:half + len(x)] = x
-    out = np.empty((m, x.shape[1]), dtype=np.float32)
-    for c0 in range(0, m, CHUNK):
-        pos = np.arange(c0, min(m, c0 + CHUNK), dtype=np.int64) * down
-        base, phase = np.divmod(pos, up)
-        acc = np.zeros((len(pos), x.shape[1]), dtype=np.float32)
-        for j in range(2 * half):  # tap j reads input sample base - half + 1 + j
-            acc += taps[phase, j][:, None] * padded[base + j + 1]
-        out[c0:c0 + len(pos)] = acc
-    return out

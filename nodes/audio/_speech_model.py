@@ -18,8 +18,7 @@ import numpy as np
 from reelgraph.graph import NodeError
 from reelgraph.nodes.models import run
 
-from ._dsp import RATE, silence
-from ._music_model import resample
+from ._dsp import RATE, resample, silence
 
 PIPELINES = ("VitsModel",)
 NEUTRAL_WPM = 160.0  # the speed at which the model speaks at its trained pace
