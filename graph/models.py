@@ -14,7 +14,7 @@ import gc
 import logging
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Protocol
@@ -82,7 +82,8 @@ class ModelManager:
         self.loads = 0
         self.hits = 0
         self.evictions = 0
-        self.log: list[tuple[str, tuple]] = []  # ("load"|"hit"|"evict", key): what happened, in order
+        # ("load"|"hit"|"evict", key): what happened lately, in order (bounded: the editor runs for days)
+        self.log: deque[tuple[str, tuple]] = deque(maxlen=1000)
 
     # -- budget
     @property

@@ -65,7 +65,7 @@ def preset_of(loaded):
     known = presets()
     found = known.get(loaded.info.get("preset") or "")
     if found is None:
-        repo = label_of(loaded)
+        repo = label(loaded)
         found = next((p for p in known.values() if p.repo == repo), None)
     return found
 
@@ -101,11 +101,9 @@ def default(loaded, name: str, fallback):
     return preset.default(name, fallback) if preset is not None else fallback
 
 
-def label_of(loaded) -> str:
+def label(loaded) -> str:
+    """What the user named: a preset id, a repo id or a folder (for messages and file meta)."""
     return str(loaded.info.get("label") or loaded.info.get("pipeline") or "model")
-
-
-label = label_of
 
 
 def check_pipeline(loaded, allowed: tuple[str, ...], what: str) -> None:
