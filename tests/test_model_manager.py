@@ -10,6 +10,7 @@ the tiny-model tests (test_models_*.py).
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from conftest import make_workflow
@@ -40,6 +41,22 @@ class CountingLoader:
             self.loaded.append(need.id)
         return LoadedModel({"id": need.id}, int(need.vram_gb * MB),
                            unload=lambda: self.unloaded.append(need.id))
+
+
+class Overlap:
+    """How many threads were inside ``hold`` at once, at most."""
+
+    def __init__(self):
+        self.active = self.peak = 0
+        self.lock = threading.Lock()
+
+    def hold(self, seconds: float) -> None:
+        with self.lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+        time.sleep(seconds)
+        with self.lock:
+            self.active -= 1
 
 
 @pytest.fixture
@@ -170,24 +187,17 @@ def test_nodes_sharing_a_model_run_back_to_back_so_it_loads_once(reg, loader):
 
 
 def test_model_calls_hold_the_device_one_at_a_time(reg, loader):
-    active, peak = [0], [0]
-    lock = threading.Lock()
+    overlap = Overlap()
 
     class Slow(CountingLoader):
         def load(self, need, report):
-            with lock:
-                active[0] += 1
-                peak[0] = max(peak[0], active[0])
-            import time
-            time.sleep(0.05)
-            with lock:
-                active[0] -= 1
+            overlap.hold(0.05)
             return super().load(need, report)
 
     register_loader("counted", Slow())
     nodes = {f"n{i}": ("test.uses_model", {"model": f"m{i}", "label": str(i)}) for i in range(4)}
     assert run_models(reg, ModelManager(100 * MB), nodes).ok
-    assert peak[0] == 1
+    assert overlap.peak == 1
 
 
 def test_a_model_that_fails_to_load_fails_its_node_and_keeps_the_rest(reg, loader):
@@ -215,25 +225,18 @@ def test_two_runs_never_call_models_at_the_same_time(loader):
     # two editor tabs (or API calls) in one process share the GPU and the pipelines: a pipeline's
     # scheduler keeps state, so the manager hands out one model block at a time
     manager = ModelManager(budget_bytes=100 * MB)
-    active, peak = [0], [0]
-    lock = threading.Lock()
+    overlap = Overlap()
     barrier = threading.Barrier(3)
 
     def call(model_id):
         barrier.wait()
         for _ in range(5):
             with manager.use([need(model_id)]):
-                with lock:
-                    active[0] += 1
-                    peak[0] = max(peak[0], active[0])
-                import time
-                time.sleep(0.005)
-                with lock:
-                    active[0] -= 1
+                overlap.hold(0.005)
 
     threads = [threading.Thread(target=call, args=(m,)) for m in ("a", "a", "b")]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert peak[0] == 1 and manager.loads == 2
+    assert overlap.peak == 1 and manager.loads == 2

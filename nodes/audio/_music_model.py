@@ -42,9 +42,10 @@ def model_rate(pipe, kind: str) -> int:
     return int(pipe.vocoder.config.sampling_rate)
 
 
-def longest_call(pipe, kind: str, preset) -> float:
-    """Seconds one call may make: the preset's limit, never more than the model's own."""
-    limit = preset.default("max_seconds", None) if preset is not None else None
+def longest_call(loaded, kind: str) -> float:
+    """Seconds one call may make: the preset's (or folder's) limit, never more than the model's own."""
+    pipe = loaded.obj
+    limit = run.default(loaded, "max_seconds", None)
     if kind == "StableAudioPipeline":
         # the DiT's latent length times the VAE's hop: what diffusers refuses to exceed
         own = float(pipe.transformer.config.sample_size * pipe.vae.hop_length / pipe.vae.config.sampling_rate)
@@ -74,12 +75,10 @@ def render(ctx, loaded, *, mood: str, seconds: float, tempo: int, seed: int, ste
     """The bed as a stored Audio file (what MusicNode.run returns)."""
     run.check_pipeline(loaded, PIPELINES, "make music from a text prompt")
     pipe, kind = loaded.obj, kind_of(loaded)
-    preset = run.preset_of(loaded)  # also the preset of the same hub repo
-    n_steps = int(steps) if steps and steps > 0 else \
-        int(_default(loaded, preset, "steps", FALLBACK[kind]["steps"]))
-    guidance = float(_default(loaded, preset, "guidance", FALLBACK[kind]["guidance"]))
+    n_steps = int(steps) if steps and steps > 0 else int(run.default(loaded, "steps", FALLBACK[kind]["steps"]))
+    guidance = float(run.default(loaded, "guidance", FALLBACK[kind]["guidance"]))
     rate = model_rate(pipe, kind)
-    longest_s = longest_call(pipe, kind, preset)
+    longest_s = longest_call(loaded, kind)
     prompt = prompt_for(mood, tempo)
 
     total = n_samples(seconds)
@@ -109,14 +108,6 @@ def render(ctx, loaded, *, mood: str, seconds: float, tempo: int, seed: int, ste
     extra = {"tempo": int(tempo)} if tempo else {}
     return ctx.store_file(path, "audio", **meta, mood=(mood or "")[:200], seed=int(seed), **extra,
                           model=run.label(loaded), steps=n_steps, segments=len(parts))
-
-
-def _default(loaded, preset, name: str, fallback):
-    """The model folder's reelgraph.json, then the preset (or the preset of the same repo), else fallback."""
-    own = run.folder_defaults(loaded)
-    if name in own:
-        return own[name]
-    return preset.default(name, fallback) if preset is not None else fallback
 
 
 def _call(ctx, pipe, kind: str, *, prompt: str, seconds: float, steps: int, guidance: float, seed: int,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import weakref
+from functools import partial
 
 from reelgraph.graph import NodeError
 from reelgraph.nodes.models import run
@@ -83,9 +84,7 @@ def render(ctx, loaded, *, prompt: str, negative_prompt: str, reference, referen
     from PIL import Image, ImageOps
     run.check_pipeline(loaded, PIPELINES, "draw a keyframe from a prompt")
     pipe = loaded.obj
-
-    def default(name, fallback):  # the folder's reelgraph.json, then the preset (or the repo's preset)
-        return run.default(loaded, name, fallback)
+    default = partial(run.default, loaded)  # the folder's reelgraph.json, then the (repo's) preset
     short, multiple = native_geometry(pipe)
     rw, rh = run.model_size(width, height, int(default("short_side", short)),
                             int(default("multiple", multiple)))
