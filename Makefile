@@ -1,6 +1,7 @@
 # make demo   set up .venv and render the main job, workflows/storyboard_to_clip.json, to out/demo.mp4
 #             (draft backends: no GPU, no model weights)
-# make test   set up .venv and run every test
+# make test   set up .venv, lint, and run every test
+# make lint   ruff on the whole tree, mypy on graph/ (settings in pyproject.toml)
 # make ui     set up .venv and open the visual editor on http://127.0.0.1:7860
 # make bench  print the benchmark figures (see BENCHMARKS.md)
 # make frontend        rebuild the canvas bundle ui/static/canvas.js from ui/frontend (needs Node 20 + npm)
@@ -14,7 +15,7 @@ DEMO_OUT ?= out/demo.mp4
 
 UI_PORT ?= 7860
 
-.PHONY: demo test bench install sysdeps browser clean ui frontend frontend-check
+.PHONY: demo test lint bench install sysdeps browser clean ui frontend frontend-check
 
 # espeak-ng speaks the draft narration. Installed with apt where we can (root, or passwordless sudo);
 # without it the speech node warns and the animatic renders with timed silence instead.
@@ -53,7 +54,14 @@ demo: install
 	$(BIN)/reelgraph run $(DEMO) -o $(DEMO_OUT)
 	@echo "play it: $(DEMO_OUT)   (captions: $(basename $(DEMO_OUT)).srt; restore its workflow: $(BIN)/reelgraph restore $(DEMO_OUT))"
 
-test: install browser
+# mypy takes its files (graph/) from [tool.mypy]: it checks them as plain files with relative imports,
+# so it needs no editable install (`mypy -p reelgraph.graph` cannot find the package-dir mapping).
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# lint first: a style or type error fails fast, before the long suite.
+test: lint browser
 	$(BIN)/python -m pytest
 
 ui: install
@@ -76,4 +84,4 @@ bench: install
 	$(BIN)/python bench/models.py
 
 clean:
-	rm -rf $(VENV) out build *.egg-info .pytest_cache .hypothesis ui/frontend/node_modules
+	rm -rf $(VENV) out build *.egg-info .pytest_cache .hypothesis .mypy_cache .ruff_cache ui/frontend/node_modules

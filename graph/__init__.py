@@ -5,7 +5,7 @@ Nothing here imports torch, gradio or ray. The public API is what this module ex
 
 from __future__ import annotations
 
-from . import types
+from . import safe_write, types
 from .api import (
     apply_overrides,
     compile,
@@ -17,7 +17,7 @@ from .api import (
     run,
     validate,
 )
-from .cache import ArtifactStore, Cache, default_cache_dir
+from .cache import ArtifactStore, Cache, CacheError, default_cache_dir, parse_size
 from .context import CancelToken, RunContext
 from .errors import Cancelled, DeclarationError, Issue, NodeError, NodeFailure, ReelgraphError, WorkflowError
 from .events import EVENT_KINDS, Event
@@ -25,6 +25,7 @@ from .executor import LocalExecutor, PlanEntry, RunResult
 from .models import LoadedModel, ModelManager, default_manager, register_loader, set_default_budget
 from .node import NODE_API_VERSION, Input, ModelNeed, Node, NodeSpec, Output, Param, Resources
 from .provenance import KEY as PROVENANCE_KEY
+from .provenance import looks_like_media
 from .registry import ENTRY_POINT_GROUP, Registry, default_registry, register
 from .types import (
     Any,
@@ -43,7 +44,7 @@ from .types import (
     Video,
 )
 from .validate import CompiledGraph, compile_workflow
-from .workflow import FORMAT_VERSION, Workflow, json_schema, save
+from .workflow import FORMAT_VERSION, Workflow, from_dict, json_schema, loads, save
 
 
 def _version() -> str:
@@ -57,8 +58,8 @@ def _version() -> str:
 __version__ = _version()
 
 __all__ = [
-    "types", "apply_overrides", "compile", "iter_events", "load", "open_cache", "parse_param_text",
-    "plan", "run", "validate", "ArtifactStore", "Cache", "default_cache_dir", "CancelToken",
+    "safe_write", "types", "apply_overrides", "compile", "iter_events", "load", "open_cache", "parse_param_text",
+    "plan", "run", "validate", "ArtifactStore", "Cache", "CacheError", "default_cache_dir", "CancelToken",
     "RunContext", "Cancelled", "DeclarationError", "Issue", "NodeError", "NodeFailure",
     "ReelgraphError", "WorkflowError", "EVENT_KINDS", "Event", "LocalExecutor", "PlanEntry",
     "LoadedModel", "ModelManager", "default_manager", "register_loader", "set_default_budget",
@@ -66,5 +67,5 @@ __all__ = [
     "Resources", "ENTRY_POINT_GROUP", "Registry", "default_registry", "register", "Any", "Audio",
     "Bool", "Choice", "Float", "Image", "Int", "List", "MediaRef", "Shot", "ShotValue", "T", "Text",
     "Video", "CompiledGraph", "compile_workflow", "FORMAT_VERSION", "Workflow", "json_schema", "save",
-    "__version__",
+    "__version__", "parse_size", "looks_like_media", "loads", "from_dict",
 ]

@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 import os
 import queue
+import reprlib
 import threading
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from . import types as t
 from . import workflow as wfmod
-from .cache import Cache
+from .cache import Cache, media_in
 from .context import CancelToken
 from .errors import Issue, WorkflowError
 from .events import Event, Listener
@@ -34,14 +35,29 @@ WorkflowLike = Workflow | str | os.PathLike | Mapping[str, Any]
 
 
 def load(source: WorkflowLike) -> Workflow:
-    """A workflow from a file path, a JSON string, a dict, or a Workflow (returned as is)."""
+    """A workflow from a file path, a JSON string, a dict, or a Workflow (returned as is).
+
+    Raises WorkflowError for anything else, naming what was given.
+    """
     if isinstance(source, Workflow):
         return source
     if isinstance(source, Mapping):
         return wfmod.from_dict(dict(source))
     if isinstance(source, str) and source.lstrip().startswith("{"):
         return wfmod.loads(source)
-    return wfmod.load(source)
+    if (isinstance(source, str) and source.strip()) or isinstance(source, os.PathLike):
+        return wfmod.load(source)
+    raise WorkflowError(_not_a_workflow(source))
+
+
+def _not_a_workflow(source: object) -> Issue:
+    expected = "give a file path, JSON text, a dict or a Workflow"
+    if isinstance(source, str):
+        return Issue("cannot read a workflow from an empty string", fix=expected, code="schema")
+    given = "None" if source is None else f"{type(source).__name__} {reprlib.repr(source)}"
+    if isinstance(source, (bytes, bytearray)):
+        expected += " (decode bytes first: data.decode('utf-8'))"
+    return Issue(f"cannot read a workflow from {given}", fix=expected, code="schema")
 
 
 def validate(source: WorkflowLike, registry: Registry | None = None) -> list[Issue]:
@@ -162,7 +178,8 @@ def run(source: WorkflowLike, *, overrides: Mapping[str, Any] | None = None,
         result = ex.run(graph, listeners=[on_event] if on_event else [], cancel=cancel,
                         workspace=workspace)
         if ex.cache is not None:
-            ex.cache.evict(protect_since=None)
+            # the caller is about to read the outputs: making room never takes them
+            ex.cache.evict(keep=media_in(result.outputs))
         return result
     finally:
         if own:
@@ -206,8 +223,10 @@ def iter_events(source: WorkflowLike, **kwargs) -> Iterator[Event]:
 
 def plan(source: WorkflowLike, *, overrides: Mapping[str, Any] | None = None,
          cache: bool | str | os.PathLike | Cache = True, registry: Registry | None = None,
-         from_text: bool = False, look_ahead: bool = True) -> list[PlanEntry]:
-    """What ``run`` would do now, without running anything heavy. ``from_text``: as in ``compile``.
+         from_text: bool = False, look_ahead: bool = True,
+         workspace: str | os.PathLike | None = None) -> list[PlanEntry]:
+    """What ``run`` would do now, without running anything heavy. ``from_text``: as in ``compile``;
+    ``workspace``: as in ``run`` (where relative file paths point).
 
     ``look_ahead``: run instant nodes (parsing, text, numbers) that are not cached so that what
     follows them is judged on exact values (see ``executor.plan``).
@@ -215,7 +234,7 @@ def plan(source: WorkflowLike, *, overrides: Mapping[str, Any] | None = None,
     graph = compile(source, overrides, registry, from_text=from_text)
     c = open_cache(cache)
     try:
-        return _plan(graph, c, look_ahead=look_ahead)
+        return _plan(graph, c, look_ahead=look_ahead, workspace=workspace)
     finally:
         if c is not None and not isinstance(cache, Cache):
             c.close()

@@ -18,7 +18,7 @@ _PROGRESS_INTERVAL = 0.05  # seconds between two progress events of one call
 class CancelToken:
     """Cooperative cancellation: set once; nodes notice it at their next progress tick."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._event = threading.Event()
         self._callbacks: list[Callable[[], None]] = []
 
@@ -127,6 +127,14 @@ class RunContext:
         """A path the user typed, resolved against the workspace; it must not escape it."""
         if not value:
             raise NodeError("no path given", field=field, fix="set a file path")
+        if "\0" in value:
+            raise NodeError(f"path {value!r} contains a NUL byte, which no file name can hold", field=field,
+                            fix="remove it from the path")
+        try:
+            os.fsencode(value)
+        except UnicodeEncodeError:
+            raise NodeError(f"path {value!r} holds characters this system cannot use in a file name",
+                            field=field, fix="rename the file to plain UTF-8 text and use that name") from None
         raw = Path(value).expanduser()
         path = (raw if raw.is_absolute() else self.workspace / raw).resolve()
         root = self.workspace.resolve()

@@ -11,6 +11,7 @@ and emits events, so listeners never race each other.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import hashlib
 import logging
 import os
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from . import types as t
-from .cache import ArtifactStore, Cache
+from .cache import ArtifactStore, Cache, Lease, media_in
 from .context import CancelToken, RunContext
 from .errors import Cancelled, NodeError, NodeFailure
 from .events import Event, Listener
@@ -46,6 +47,19 @@ def available_cpus() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def describe(exc: BaseException) -> str:
+    """``Type: message`` for any exception, even one whose ``str()`` itself fails."""
+    name = type(exc).__name__
+    try:
+        text = str(exc)
+    except Exception:
+        try:
+            text = repr(exc)
+        except Exception:
+            text = "(its message could not be read)"
+    return f"{name}: {text}" if text else name
+
+
 @dataclass
 class Call:
     """One call of a node: the whole node, or one element of a mapped node."""
@@ -55,6 +69,7 @@ class Call:
     kwargs: dict[str, Any]
     key: str | None  # cache key, None when the node is not cacheable
     models: tuple[ModelNeed, ...] = ()  # loaded by the model manager before run()
+    redo: bool = False  # re-rendering an element whose media went missing or was damaged
 
     @property
     def need(self) -> tuple[float, int]:
@@ -120,7 +135,7 @@ def gather_calls(cn: CompiledNode, values: dict[str, dict[str, Any]],
             raise NodeError(f"the value from {link.src}.{link.src_port} does not fit: {e}", field=name,
                             fix=_fix_for(port)) from None
     base = {**cn.params, **direct}
-    for name, port in spec.inputs.items():
+    for name in spec.inputs:
         if name not in base and name not in mapped:
             base[name] = None
     workspace = workspace if workspace is not None else Path.cwd()
@@ -195,10 +210,11 @@ def normalize_outputs(cn: CompiledNode, result: Any) -> dict[str, Any]:
     return checked
 
 
-def cached_outputs(cache: Cache | None, call: Call) -> dict[str, Any] | None:
+def cached_outputs(cache: Cache | None, call: Call, *, verify: bool = False) -> dict[str, Any] | None:
     """The cached outputs of ``call``, or None. An entry that no longer fits the node's declared
     outputs (a node changed its outputs without bumping its version, or a row was rewritten) is
-    dropped and recomputed, never trusted: a missing port would otherwise crash the scheduler."""
+    dropped and recomputed, never trusted: a missing port would otherwise crash the scheduler.
+    ``verify``: also check the bytes of its media (for results delivered as a run's outputs)."""
     if cache is None or call.key is None:
         return None
     hit = cache.get(call.key)
@@ -209,7 +225,10 @@ def cached_outputs(cache: Cache | None, call: Call) -> dict[str, Any] | None:
         if not isinstance(hit, dict) or set(hit) != set(outs):
             found = sorted(hit) if isinstance(hit, dict) else type(hit).__name__
             raise ValueError(f"it has outputs {found}, the node declares {sorted(outs)}")
-        return {name: t.check_value(port.type, hit[name]) for name, port in outs.items()}
+        checked = {name: t.check_value(port.type, hit[name]) for name, port in outs.items()}
+        if verify and (bad := cache.verify_media(media_in(checked))):
+            raise ValueError(f"media {bad[0].digest[:12]}{bad[0].ext} is damaged or missing")
+        return checked
     except ValueError as e:
         log.warning("dropping stale cache entry %s of %s: %s", call.key[:12], call.node.id, e)
         cache.drop(call.key)
@@ -233,7 +252,8 @@ class LocalExecutor:
         self.cache = cache
         self._models = models
         if store is None:
-            store = cache.store if cache is not None else _scratch_store()
+            # a read-only cache still serves results; what this run makes goes to a scratch store
+            store = cache.store if cache is not None and not cache.read_only else _scratch_store()
         self.store = store
         self.cpu_slots = float(cpu_slots) if cpu_slots is not None else float(available_cpus())
         self.gpu_slots = max(1, int(gpu_slots))
@@ -269,17 +289,38 @@ class LocalExecutor:
         self.close()
 
     def run(self, graph: CompiledGraph, *, listeners: Iterable[Listener] = (),
-            cancel: CancelToken | None = None, workspace: str | os.PathLike | None = None) -> RunResult:
+            cancel: CancelToken | None = None, workspace: str | os.PathLike | None = None,
+            lease: Lease | None = None) -> RunResult:
+        """Run ``graph``. The media the run holds are protected from eviction (in any process)
+        until it returns; pass ``lease`` (``cache.lease()``) to keep them protected for longer,
+        e.g. until the outputs are copied out, and release it yourself."""
         if workspace is None:
             workspace = workspace_of(graph)
-        return _Run(self, graph, list(listeners), cancel or CancelToken(), Path(workspace)).execute()
+        own = False
+        if lease is None and self.cache is not None:
+            lease, own = self.cache.lease(), True
+        try:
+            return _Run(self, graph, list(listeners), cancel or CancelToken(), Path(workspace), lease).execute()
+        finally:
+            if own and lease is not None:
+                lease.release()
+
+    def missing_inputs(self, call: Call) -> list[t.MediaRef]:
+        """Media among ``call``'s inputs that are missing or damaged (bytes checked once per process)."""
+        refs = media_in(call.kwargs)
+        if not refs:
+            return []
+        if self.cache is not None:
+            return self.cache.verify_media(refs)
+        return [r for r in refs if not Path(r.path).is_file()]
 
 
 class _Run:
     def __init__(self, ex: LocalExecutor, graph: CompiledGraph, listeners: list[Listener],
-                 cancel: CancelToken, workspace: Path):
+                 cancel: CancelToken, workspace: Path, lease: Lease | None = None):
         self.ex, self.graph, self.listeners, self.cancel = ex, graph, listeners, cancel
         self.workspace = workspace
+        self.lease = lease
         self.run_id = uuid.uuid4().hex[:12]
         self.t0 = time.perf_counter()
         self.inbox: queue.SimpleQueue = queue.SimpleQueue()
@@ -287,6 +328,7 @@ class _Run:
         self.status = {n: "pending" for n in graph.order}
         self.waiting = {n: graph.dag.in_degree(n) for n in graph.order}
         self.node_t0: dict[str, float] = {}
+        self.calls: dict[str, list[Call]] = {}
         self.elements: dict[str, list] = {}
         self.elem_cached: dict[str, list[bool]] = {}
         self.left: dict[str, int] = {}
@@ -299,6 +341,14 @@ class _Run:
         self.running = 0
         self.cancelled = False
         self.last_models: tuple[str, ...] = ()  # the model ids of the last model call dispatched
+        self.outputs = set(graph.outputs())
+        # one computation per cache key in flight: identical calls wait for the first one
+        self.inflight: dict[str, list[Call]] = {}
+        # recovery of inputs that went missing or were damaged while the run used them
+        self.redoing: dict[str, set[int]] = {}  # producer node -> elements being re-rendered
+        self.parked: dict[str, list[Call]] = {}  # producer node -> calls waiting for its re-render
+        self.stale_tries: dict[tuple[str, int | None], int] = {}
+        self.stale_waits: dict[int, int] = {}  # id(parked call) -> producers it still waits for
 
     # -- events
     def emit(self, kind: str, node: str | None = None, seconds: float | None = None, **kw) -> None:
@@ -314,7 +364,10 @@ class _Run:
 
     # -- main loop
     def execute(self) -> RunResult:
-        self.cancel.on_cancel(lambda: self.inbox.put(("cancel",)))
+        # the token may outlive the run (a caller keeps it): its callback must not keep the whole
+        # run (graph, values) alive, only the inbox
+        inbox = self.inbox
+        self.cancel.on_cancel(lambda: inbox.put(("cancel",)))
         self.emit("run_started", data={"nodes": len(self.graph.order)})
         self.ready.extend(n for n in self.graph.order if self.waiting[n] == 0)
         try:
@@ -341,11 +394,27 @@ class _Run:
             self.release(call)
             if call.key is not None and self.ex.cache is not None:
                 self.ex.cache.put(call.key, call.node.spec.type, outputs)
+            if self.lease is not None:
+                self.lease.hold(media_in(outputs))
+            if call.redo:
+                self.redo_done(call, outputs)
+                return
             self.element_done(call, outputs)
+            for follower in self.followers(call):
+                self.element_done(follower, outputs)
         elif kind == "error":
             _, call, exc, tb = msg
             self.release(call)
+            if call.redo:
+                self.redo_failed(call, exc)
+                return
             self.element_failed(call, exc, tb)
+            for follower in self.followers(call):
+                self.element_failed(follower, exc, tb)
+        elif kind == "stale":
+            _, call, bad = msg
+            self.release(call)
+            self.recover(call, bad)
         elif kind == "event":
             _, call, ev_kind, kw = msg
             if self.status.get(call.node.id) == "running":
@@ -354,14 +423,21 @@ class _Run:
             self.cancelled = True
             for dq in self.pending.values():
                 for call in dq:
-                    self.left[call.node.id] -= 1
+                    if not call.redo:
+                        self.left[call.node.id] -= 1
                 dq.clear()
+
+    def followers(self, call: Call) -> list[Call]:
+        return self.inflight.pop(call.key, []) if call.key is not None and not call.redo else []
 
     def release(self, call: Call) -> None:
         cpu, gpu = call.need
         self.running -= 1
         self.used_cpu -= cpu
         self.used_gpu -= gpu
+
+    def enqueue(self, call: Call) -> None:
+        self.pending.setdefault(call.need, deque()).append(call)
 
     def dispatch(self) -> None:
         if self.cancelled:
@@ -402,6 +478,12 @@ class _Run:
                          emit=lambda kind, **kw: self.inbox.put(("event", call, kind, kw)))
         try:
             ctx.check_cancelled()
+            # inputs are checked before use: a file deleted by another program, evicted by another
+            # process or damaged on disk is re-rendered by its producer, never read
+            bad = self.ex.missing_inputs(call)
+            if bad:
+                self.inbox.put(("stale", call, bad))
+                return
             if call.models:
                 with self.ex.models.use(call.models, report=lambda message: ctx.progress(0.0, message)) as loaded:
                     ctx.models = loaded
@@ -411,8 +493,13 @@ class _Run:
             outputs = normalize_outputs(cn, result)
             self.inbox.put(("done", call, outputs))
         except BaseException as e:  # reported, never raised in the pool
-            self.inbox.put(("error", call, e, None if isinstance(e, (NodeError, Cancelled))
-                            else traceback.format_exc()))
+            tb = None
+            if not isinstance(e, (NodeError, Cancelled)):
+                try:
+                    tb = traceback.format_exc()
+                except Exception:
+                    tb = None
+            self.inbox.put(("error", call, e, tb))
         finally:
             ctx.cleanup()
 
@@ -433,16 +520,18 @@ class _Run:
             self.fail_node(n)
             return
         except Exception as e:  # the node's fingerprint() failed: that node fails, not the run
-            self.errors[n] = [NodeFailure(n, f"{type(e).__name__}: {e}", traceback=traceback.format_exc())]
+            self.errors[n] = [NodeFailure(n, describe(e), traceback=traceback.format_exc())]
             self.fail_node(n)
             return
+        self.calls[n] = calls
         self.elements[n] = [None] * len(calls)
         self.elem_cached[n] = [False] * len(calls)
         self.left[n] = len(calls)
         to_run = []
         cache = self.ex.cache
+        verify = n in self.outputs  # a run's outputs are delivered: their bytes are checked
         for call in calls:
-            hit = cached_outputs(cache, call)
+            hit = cached_outputs(cache, call, verify=verify)
             if hit is not None:
                 self.elements[n][call.element or 0] = hit
                 self.elem_cached[n][call.element or 0] = True
@@ -454,7 +543,12 @@ class _Run:
             return
         self.emit("node_started", n, data={"calls": len(calls), "cached_calls": len(calls) - len(to_run)})
         for call in to_run:
-            self.pending.setdefault(call.need, deque()).append(call)
+            if call.key is not None and call.key in self.inflight:
+                self.inflight[call.key].append(call)  # the same computation is already on its way
+                continue
+            if call.key is not None:
+                self.inflight[call.key] = []
+            self.enqueue(call)
 
     def element_done(self, call: Call, outputs: dict) -> None:
         n = call.node.id
@@ -475,7 +569,7 @@ class _Run:
             if isinstance(exc, NodeError):
                 f = NodeFailure(n, exc.message, exc.field, exc.fix, call.element)
             else:
-                f = NodeFailure(n, f"{type(exc).__name__}: {exc}", element=call.element, traceback=tb)
+                f = NodeFailure(n, describe(exc), element=call.element, traceback=tb)
             self.errors.setdefault(n, []).append(f)
         self.check_node(n)
 
@@ -489,6 +583,11 @@ class _Run:
         else:
             self.complete_node(n)
 
+    def from_cache(self, n: str) -> bool:
+        """Every call of ``n`` was served by the cache (a node with no calls was not)."""
+        flags = self.elem_cached.get(n, [])
+        return bool(flags) and all(flags)
+
     def complete_node(self, n: str) -> None:
         cn = self.graph.nodes[n]
         elems = self.elements[n]
@@ -496,8 +595,10 @@ class _Run:
             self.values[n] = {p: [e[p] for e in elems] for p in cn.spec.outputs}
         else:
             self.values[n] = elems[0]
+        if self.lease is not None:
+            self.lease.hold(media_in(self.values[n]))
         self.status[n] = "done"
-        cached = all(self.elem_cached[n])
+        cached = self.from_cache(n)
         seconds = time.perf_counter() - self.node_t0[n]
         if cached:
             self.emit("node_cached", n, cached=True, seconds=seconds)
@@ -516,10 +617,106 @@ class _Run:
                   element=first.element, message=str(first),
                   error={"message": first.message, "field": first.field, "fix": first.fix,
                          "element": first.element, "count": len(errs)})
-        for d in self.graph.downstream(n):
-            if self.status[d] == "pending":
+        below = self.graph.downstream(n)
+        for d in self.graph.order:  # in run order: the same events in the same order every time
+            if d in below and self.status[d] == "pending":
                 self.status[d] = "skipped"
                 self.emit("node_skipped", d, message=f"skipped because {n} failed")
+
+    # -- inputs that went missing or were damaged while the run used them
+    def recover(self, call: Call, bad: list[t.MediaRef]) -> None:
+        """Re-render the elements of upstream nodes that made ``bad`` media, then run ``call``
+        again on the fresh files. A file that keeps disappearing fails the call with its reason."""
+        n = call.node.id
+        tries = self.stale_tries.get((n, call.element), 0) + 1
+        self.stale_tries[(n, call.element)] = tries
+        digests = {r.digest for r in bad}
+        names = ", ".join(f"{r.digest[:12]}{r.ext}" for r in bad[:3])
+        producers: dict[str, set[int]] = {}
+        for link in call.node.links.values():
+            src = link.src
+            for i, elem in enumerate(self.elements.get(src) or []):
+                if elem is not None and digests & {r.digest for r in media_in(elem)}:
+                    producers.setdefault(src, set()).add(i)
+        if tries > 3 or not producers or self.cancelled:
+            why = (f"its input media {names} went missing or was damaged again and again while this run "
+                   "used it" if producers else f"its input media {names} is missing or damaged")
+            exc = NodeError(why, fix="another program is deleting or changing files in the cache folder "
+                            "(or the disk is failing): stop it and run again")
+            if call.redo:
+                self.redo_failed(call, exc)
+                return
+            self.element_failed(call, exc, None)
+            for follower in self.followers(call):
+                self.element_failed(follower, exc, None)
+            return
+        log.info("%s: input %s went missing or was damaged; re-rendering it", n, names)
+        self.emit("node_warning", n, element=call.element,
+                  message=f"input {names} went missing or was damaged; re-rendering it from "
+                          f"{', '.join(sorted(producers))}")
+        for src, elems in producers.items():
+            self.parked.setdefault(src, []).append(call)
+            todo = elems - self.redoing.get(src, set())
+            if not todo and src in self.redoing:
+                continue
+            self.redoing.setdefault(src, set()).update(todo)
+            for i in sorted(todo):
+                old = self.calls[src][i]
+                if old.key is not None and self.ex.cache is not None:
+                    self.ex.cache.drop(old.key)
+                self.enqueue(dataclasses.replace(old, redo=True))
+        # a call parked on two producers must run once, after both: count what it waits for
+        self.stale_waits[id(call)] = len(producers)
+
+    def redo_done(self, call: Call, outputs: dict) -> None:
+        src, i = call.node.id, call.element or 0
+        self.elements[src][i] = outputs
+        cn = self.graph.nodes[src]
+        elems = self.elements[src]
+        self.values[src] = ({p: [e[p] for e in elems] for p in cn.spec.outputs} if cn.maps else elems[0])
+        self.redoing[src].discard(i)
+        if not self.redoing[src]:
+            del self.redoing[src]
+            self.resume_parked(src)
+
+    def redo_failed(self, call: Call, exc: BaseException) -> None:
+        src = call.node.id
+        self.redoing.pop(src, None)
+        for parked in self.parked.pop(src, []):
+            self.stale_waits.pop(id(parked), None)
+            err = NodeError(f"its input from {src} went missing and re-rendering it failed: {describe(exc)}",
+                            fix=f"see the error of {src}")
+            self.element_failed(parked, err, None)
+            for follower in self.followers(parked):
+                self.element_failed(follower, err, None)
+
+    def resume_parked(self, src: str) -> None:
+        for parked in self.parked.pop(src, []):
+            left = self.stale_waits.get(id(parked), 1) - 1
+            if left > 0:
+                self.stale_waits[id(parked)] = left
+                continue
+            self.stale_waits.pop(id(parked), None)
+            if self.cancelled:
+                if not parked.redo:
+                    self.left[parked.node.id] -= 1
+                continue
+            n = parked.node.id
+            try:
+                fresh = gather_calls(parked.node, self.values, self.workspace)[parked.element or 0]
+            except Exception as e:
+                if parked.redo:
+                    self.redo_failed(parked, e)
+                else:
+                    self.element_failed(parked, e, None)
+                continue
+            if parked.redo:
+                self.enqueue(dataclasses.replace(fresh, redo=True))
+                continue
+            if parked.key is not None and fresh.key is not None and fresh.key != parked.key:
+                self.inflight[fresh.key] = self.inflight.pop(parked.key, [])
+            self.calls[n][parked.element or 0] = fresh
+            self.enqueue(fresh)
 
     def finish(self) -> RunResult:
         for n in self.graph.order:
@@ -527,15 +724,16 @@ class _Run:
                 self.status[n] = "skipped"
                 self.emit("node_skipped", n, message="cancelled" if self.cancelled else "not run")
         if self.ex.cache is not None:
-            self.ex.cache.flush()
+            self.ex.cache.flush()  # result files follow within a fraction of a second (close() waits)
         status = "cancelled" if self.cancelled else ("failed" if self.failures else "ok")
         seconds = time.perf_counter() - self.t0
         outputs = {n: self.values[n] for n in self.graph.outputs() if n in self.values}
+        done = [n for n in self.graph.order if self.status[n] == "done"]
         result = RunResult(
             run_id=self.run_id, status=status, outputs=outputs, values=self.values,
             failures=self.failures,
-            ran=[n for n in self.graph.order if self.status[n] == "done" and not all(self.elem_cached[n])],
-            cached=[n for n in self.graph.order if self.status[n] == "done" and all(self.elem_cached[n])],
+            ran=[n for n in done if not self.from_cache(n)],
+            cached=[n for n in done if self.from_cache(n)],
             skipped=[n for n in self.graph.order if self.status[n] == "skipped"],
             seconds=seconds)
         self.emit("run_finished", seconds=seconds, data={
@@ -550,13 +748,14 @@ class _Run:
 class PlanEntry:
     node: str
     type: str
-    status: str  # "cached" | "run" | "partial"
+    status: str  # "cached" | "run" | "partial" | "maybe" (served from cache if its inputs come out the same)
     reason: str
     calls: int | None = None
     cached_calls: int | None = None
 
 
-def plan(graph: CompiledGraph, cache: Cache | None, *, look_ahead: bool = False) -> list[PlanEntry]:
+def plan(graph: CompiledGraph, cache: Cache | None, *, look_ahead: bool = False,
+         workspace: str | os.PathLike | None = None) -> list[PlanEntry]:
     """What a run would do now: which nodes are cached and which would run, and why.
 
     ``look_ahead``: run the calls of instant nodes (``Node.instant``: parsing, text, numbers) that
@@ -566,22 +765,32 @@ def plan(graph: CompiledGraph, cache: Cache | None, *, look_ahead: bool = False)
     """
     values: dict[str, dict[str, Any]] = {}
     entries: list[PlanEntry] = []
-    workspace = workspace_of(graph)
+    ws = Path(workspace) if workspace is not None else workspace_of(graph)
+    # nodes that will run although their inputs did not change (not cacheable, cache off): what
+    # follows them is served from the cache if their output comes out the same (early cut-off)
+    rerun_same: set[str] = set()
     for n in graph.order:
         cn = graph.nodes[n]
         upstream = sorted({link.src for link in cn.links.values()})
         unknown = [u for u in upstream if u not in values]
         if unknown:
-            entries.append(PlanEntry(n, cn.spec.type, "run", f"input from {', '.join(unknown)} will change"))
+            if cn.spec.cacheable and cache is not None and all(u in rerun_same for u in unknown):
+                entries.append(PlanEntry(n, cn.spec.type, "maybe", f"may be cached: {', '.join(unknown)} "
+                                         "will run again; if its output comes out the same, this node "
+                                         "is served from the cache"))
+            else:
+                entries.append(PlanEntry(n, cn.spec.type, "run", f"input from {', '.join(unknown)} will change"))
             continue
         if not cn.spec.cacheable:
             entries.append(PlanEntry(n, cn.spec.type, "run", "not cacheable"))
+            if cn.spec.deterministic:
+                rerun_same.add(n)
             continue
         if cache is None:
             entries.append(PlanEntry(n, cn.spec.type, "run", "cache disabled"))
             continue
         try:
-            calls = gather_calls(cn, values, workspace)
+            calls = gather_calls(cn, values, ws)
         except Exception as e:  # NodeError, or the node's fingerprint() failed
             entries.append(PlanEntry(n, cn.spec.type, "run", f"will fail: {e}"))
             continue
@@ -598,9 +807,10 @@ def plan(graph: CompiledGraph, cache: Cache | None, *, look_ahead: bool = False)
             entries.append(PlanEntry(n, cn.spec.type, "run", "not in cache (new, or params/inputs changed)",
                                      len(calls) if mapped else None, 0 if mapped else None))
         if found < len(calls) and look_ahead and all(cn.spec.cls.runs_instantly(c.kwargs) for c in calls):
-            hits = _run_instant(graph, cn, calls, hits, workspace)
-        if all(h is not None for h in hits):
-            values[n] = ({p: [h[p] for h in hits] for p in cn.spec.outputs} if mapped else hits[0])
+            hits = _run_instant(graph, cn, calls, hits, ws)
+        known = [h for h in hits if h is not None]
+        if len(known) == len(hits):
+            values[n] = ({p: [h[p] for h in known] for p in cn.spec.outputs} if mapped else known[0])
     return entries
 
 

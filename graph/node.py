@@ -28,7 +28,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any as _Any
-from typing import ClassVar, Sequence
+from typing import ClassVar, NoReturn, Sequence
+from typing import Type as _Type  # NodeSpec's field `type` hides the builtin inside its class body
 
 from . import types as t
 from .errors import DeclarationError
@@ -179,7 +180,7 @@ class NodeSpec:
 
     type: str
     version: str
-    cls: type
+    cls: _Type[Node]
     title: str
     description: str
     category: str
@@ -266,10 +267,10 @@ class Node:
         return None
 
 
-def _build_spec(cls: type) -> NodeSpec:
+def _build_spec(cls: type[Node]) -> NodeSpec:
     name = cls.__qualname__
 
-    def fail(field_: str, problem: str, fix: str) -> None:
+    def fail(field_: str, problem: str, fix: str) -> NoReturn:
         raise DeclarationError(f"node class {name}: {field_}: {problem} — {fix}")
 
     type_id = cls.__dict__["type"]

@@ -110,7 +110,7 @@ def parse_type(name: str) -> PortType:
     try:
         return _BY_NAME[name]
     except KeyError:
-        raise ValueError(f"unknown port type {name!r}; known: {', '.join(_BY_NAME)} and List[T]")
+        raise ValueError(f"unknown port type {name!r}; known: {', '.join(_BY_NAME)} and List[T]") from None
 
 
 def link_mode(src: PortType, dst: PortType) -> str | None:

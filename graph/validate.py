@@ -3,11 +3,27 @@
 Every problem is collected and reported at once, each naming the node id, the field and a fix.
 The result of a successful validation is a ``CompiledGraph``: resolved specs, checked params,
 typed links (direct or mapped) and a topological order, which the executor runs as is.
+
+``compile_workflow`` runs these passes in order over a shared ``_Compilation``; each records what
+later passes need, and none stops the others, so one mistake never hides the next:
+
+1. ``_resolve_node_types``: every node's type is installed and its saved version usable (params
+   saved by an older version are upgraded); nodes that pass go on to the later checks.
+2. ``_check_edges``: both ends of each edge exist and have the named ports; no self-loops. Good
+   edges form the dependency graph and record what feeds each input.
+3. ``_check_one_edge_per_input``: an input takes at most one edge.
+4. ``_check_params_and_inputs``: per node, param names, values and required params (unwired
+   params become their checked values, defaults filled in), then required inputs.
+5. ``_check_cycles``: one issue per cycle, spelled out.
+6. ``_order_nodes``: the run order of the acyclic part.
+7. ``_check_types_and_link``: in run order, bind type variables, check each wired type fits
+   (directly or mapped over a list), and record links and resolved port types.
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,9 +31,9 @@ import networkx as nx
 
 from . import types as t
 from .errors import Issue, WorkflowError
-from .node import NodeSpec
+from .node import NodeSpec, PortSpec
 from .registry import Registry, default_registry
-from .workflow import Workflow
+from .workflow import Edge, NodeEntry, Workflow
 
 
 @dataclass(frozen=True)
@@ -67,166 +83,266 @@ def validate(wf: Workflow, registry: Registry | None = None) -> list[Issue]:
 
 def compile_workflow(wf: Workflow, registry: Registry | None = None) -> CompiledGraph:
     """Validate ``wf`` and resolve it for execution; raise ``WorkflowError`` listing every problem."""
-    reg = registry if registry is not None else default_registry()
-    issues: list[Issue] = []
-    nodes: dict[str, CompiledNode] = {}
-    known = reg.types()
+    c = _Compilation(wf, registry if registry is not None else default_registry())
+    _resolve_node_types(c)
+    _check_edges(c)
+    _check_one_edge_per_input(c)
+    _check_params_and_inputs(c)
+    _check_cycles(c)
+    _order_nodes(c)
+    _check_types_and_link(c)
+    if c.issues:
+        raise WorkflowError(c.issues, source=wf.source)
+    return CompiledGraph(wf, c.nodes, c.order, c.dag)
 
-    for node_id, entry in wf.nodes.items():
-        spec = reg.get(entry.type)
+
+@dataclass
+class _Compilation:
+    """What the passes share: each reads what earlier ones found and adds issues of its own."""
+
+    wf: Workflow
+    registry: Registry
+    issues: list[Issue] = field(default_factory=list)
+    nodes: dict[str, CompiledNode] = field(default_factory=dict)  # nodes whose type is usable
+    incoming: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (node, input) -> sources
+    dag: nx.DiGraph = field(default_factory=nx.DiGraph)
+    in_cycle: set[str] = field(default_factory=set)
+    order: list[str] = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------------------------
+# 1. node types and versions
+
+
+def _resolve_node_types(c: _Compilation) -> None:
+    """Each node's type is installed and its saved version usable; old params are upgraded."""
+    known = c.registry.types()
+    for node_id, entry in c.wf.nodes.items():
+        spec = c.registry.get(entry.type)
         if spec is None:
             close = difflib.get_close_matches(entry.type, known, n=1)
-            fix = f"did you mean {close[0]!r}?" if close else "install the node pack that provides it (see `reelgraph nodes`)"
-            issues.append(Issue(f"unknown node type {entry.type!r}", node_id, "type", fix, "unknown_type"))
+            fix = (f"did you mean {close[0]!r}?" if close
+                   else "install the node pack that provides it (see `reelgraph nodes`)")
+            c.issues.append(Issue(f"unknown node type {entry.type!r}", node_id, "type", fix, "unknown_type"))
             continue
-        params = dict(entry.params)
-        if entry.version and entry.version != spec.version:
-            saved, have = _major(entry.version), _major(spec.version)
-            if saved is None:
-                issues.append(Issue(f"version {entry.version!r} is not a semantic version", node_id,
-                                    "version", f'write "{spec.version}"', "bad_value"))
-            elif saved > have:
-                issues.append(Issue(f"saved with {entry.type} {entry.version}, but {spec.version} is "
-                                    "installed", node_id, "version",
-                                    f"upgrade the pack that provides {entry.type}", "version"))
-                continue
-            else:
-                try:
-                    params = spec.cls.upgrade_params(params, entry.version)
-                except Exception as e:
-                    issues.append(Issue(f"cannot upgrade params from {entry.version}: {e}", node_id,
-                                        "version", "re-create this node in the editor", "version"))
-                    continue
-        nodes[node_id] = CompiledNode(node_id, spec, params)
+        params = _params_for_installed_version(c, node_id, entry, spec)
+        if params is not None:
+            c.nodes[node_id] = CompiledNode(node_id, spec, params)
 
-    # Edges: ends exist, ports exist, at most one edge per input.
-    incoming: dict[tuple[str, str], list[str]] = {}
-    dag = nx.DiGraph()
-    dag.add_nodes_from(wf.nodes)
-    for i, edge in enumerate(wf.edges):
-        ok = True
-        for end, node_id, port, role in ((edge.source, edge.source_node, edge.source_port, "from"),
-                                         (edge.target, edge.target_node, edge.target_port, "to")):
-            if node_id not in wf.nodes:
-                # Name the end that exists, so the message points at something the user can see.
-                other, other_port = ((edge.target_node, edge.target_port) if role == "from"
-                                     else (edge.source_node, edge.source_port))
-                here = (other, other_port) if other in wf.nodes else (node_id, None)
-                issues.append(Issue(f"edge {i} ({edge.source} -> {edge.target}): there is no node "
-                                    f"{node_id!r}", *here,
-                                    f"remove the edge or add node {node_id!r}", "dangling_edge"))
-                ok = False
-                continue
-            cn = nodes.get(node_id)
-            if cn is None:
-                ok = False  # unknown type, already reported
-                continue
-            ports = cn.spec.outputs if role == "from" else cn.spec.ports_in()
-            if port not in ports:
-                what = "output" if role == "from" else "input"
-                if role == "to" and port in cn.spec.params:
-                    issues.append(Issue(f"param {port!r} cannot be wired", node_id, port,
-                                        "set its value in params instead", "unknown_port"))
-                else:
-                    issues.append(Issue(f"{cn.spec.type} has no {what} {port!r} (edge {end})",
-                                        node_id, port, _known(port, ports, what), "unknown_port"))
-                ok = False
-        if edge.source_node == edge.target_node and edge.source_node in wf.nodes:
-            issues.append(Issue(f"edge {edge.source} -> {edge.target} connects the node to itself",
-                                edge.source_node, edge.target_port, "remove the edge", "cycle"))
+
+def _params_for_installed_version(c: _Compilation, node_id: str, entry: NodeEntry,
+                                  spec: NodeSpec) -> dict[str, Any] | None:
+    """The node's params as the installed version reads them; None when the node cannot be used."""
+    params = dict(entry.params)
+    if not entry.version or entry.version == spec.version:
+        return params
+    saved, have = _major(entry.version), _major(spec.version)
+    if saved is None:  # reported, but the node is still checked as if saved with this version
+        c.issues.append(Issue(f"version {entry.version!r} is not a semantic version", node_id,
+                              "version", f'write "{spec.version}"', "bad_value"))
+        return params
+    if have is not None and saved > have:
+        c.issues.append(Issue(f"saved with {entry.type} {entry.version}, but {spec.version} is "
+                              "installed", node_id, "version",
+                              f"upgrade the pack that provides {entry.type}", "version"))
+        return None
+    try:
+        return spec.cls.upgrade_params(params, entry.version)
+    except Exception as e:  # noqa: BLE001 — a pack's upgrade code failing is a problem to report
+        c.issues.append(Issue(f"cannot upgrade params from {entry.version}: {e}", node_id,
+                              "version", "re-create this node in the editor", "version"))
+        return None
+
+
+# ----------------------------------------------------------------------------------------------
+# 2. edges
+
+
+def _check_edges(c: _Compilation) -> None:
+    """Both ends of every edge exist and have the named ports; no edge loops back to its node.
+    Good edges become the dependency graph and the record of what feeds each input."""
+    c.dag.add_nodes_from(c.wf.nodes)
+    for i, edge in enumerate(c.wf.edges):
+        ends_ok = [_check_edge_end(c, i, edge, role) for role in ("from", "to")]
+        ok = all(ends_ok)
+        if edge.source_node == edge.target_node and edge.source_node in c.wf.nodes:
+            c.issues.append(Issue(f"edge {edge.source} -> {edge.target} connects the node to itself",
+                                  edge.source_node, edge.target_port, "remove the edge", "cycle"))
             ok = False
         if ok:
-            incoming.setdefault((edge.target_node, edge.target_port), []).append(edge.source)
-            dag.add_edge(edge.source_node, edge.target_node)
-    for (node_id, port), sources in incoming.items():
-        if len(sources) > 1:
-            issues.append(Issue(f"{len(sources)} edges lead into this input (from {', '.join(sources)})",
-                                node_id, port, "an input takes one edge: remove all but one", "two_edges"))
+            c.incoming.setdefault((edge.target_node, edge.target_port), []).append(edge.source)
+            c.dag.add_edge(edge.source_node, edge.target_node)
 
-    # Params: known names, good values, required ones set.
-    for cn in nodes.values():
-        for name, value in cn.params.items():
-            if name not in cn.spec.params:
-                issues.append(Issue(f"{cn.spec.type} has no param {name!r}", cn.id, name,
-                                    _known(name, cn.spec.params, "param"), "unknown_param"))
-        checked: dict[str, Any] = {}
-        for name, p in cn.spec.params.items():
-            if (cn.id, name) in incoming:
-                continue
-            if name in cn.params:
-                try:
-                    value = cn.params[name]
-                    none_ok = value is None and p.has_default and p.default is None
-                    checked[name] = None if none_ok else p.check(value)
-                except ValueError as e:
-                    issues.append(Issue(str(e), cn.id, name, _hint(p), "bad_value"))
-            elif p.has_default:
-                checked[name] = p.default
-            else:
-                issues.append(Issue("required param is not set", cn.id, name,
-                                    f"set it in params, wire a {p.type} into it, or pass "
-                                    f"--set {cn.id}.{name}=VALUE", "missing_param"))
-        for name, p in cn.spec.inputs.items():
-            if p.required and (cn.id, name) not in incoming:
-                issues.append(Issue(f"required input ({p.type}) is not connected", cn.id, name,
-                                    f"wire a {p.type} output into {cn.id}.{name}", "missing_input"))
+
+def _check_edge_end(c: _Compilation, i: int, edge: Edge, role: str) -> bool:
+    """One end of edge ``i`` (``role``: "from" or "to"): its node exists and has the port."""
+    if role == "from":
+        end, node_id, port = edge.source, edge.source_node, edge.source_port
+        other, other_port = edge.target_node, edge.target_port
+    else:
+        end, node_id, port = edge.target, edge.target_node, edge.target_port
+        other, other_port = edge.source_node, edge.source_port
+    if node_id not in c.wf.nodes:
+        # Name the end that exists, so the message points at something the user can see.
+        at, at_port = (other, other_port) if other in c.wf.nodes else (node_id, None)
+        c.issues.append(Issue(f"edge {i} ({edge.source} -> {edge.target}): there is no node "
+                              f"{node_id!r}", at, at_port, f"remove the edge or add node {node_id!r}",
+                              "dangling_edge"))
+        return False
+    cn = c.nodes.get(node_id)
+    if cn is None:
+        return False  # unknown type, already reported
+    ports = cn.spec.outputs if role == "from" else cn.spec.ports_in()
+    if port in ports:
+        return True
+    if role == "to" and port in cn.spec.params:
+        c.issues.append(Issue(f"param {port!r} cannot be wired", node_id, port,
+                              "set its value in params instead", "unknown_port"))
+    else:
+        what = "output" if role == "from" else "input"
+        c.issues.append(Issue(f"{cn.spec.type} has no {what} {port!r} (edge {end})",
+                              node_id, port, _known(port, ports, what), "unknown_port"))
+    return False
+
+
+def _check_one_edge_per_input(c: _Compilation) -> None:
+    """An input takes one edge."""
+    for (node_id, port), sources in c.incoming.items():
+        if len(sources) > 1:
+            c.issues.append(Issue(f"{len(sources)} edges lead into this input (from {', '.join(sources)})",
+                                  node_id, port, "an input takes one edge: remove all but one",
+                                  "two_edges"))
+
+
+# ----------------------------------------------------------------------------------------------
+# 3. params and required inputs
+
+
+def _check_params_and_inputs(c: _Compilation) -> None:
+    """Per node (so each node's problems come together): param names, values and required
+    params, then required inputs. Unwired params are replaced by their checked values."""
+    for cn in c.nodes.values():
+        _check_param_names(c, cn)
+        checked = _check_param_values(c, cn)
+        _check_required_inputs(c, cn)
         cn.params = checked
 
-    # Cycles: one issue per strongly connected group, with one cycle spelled out.
-    cyclic = [c for c in nx.strongly_connected_components(dag) if len(c) > 1]
-    for comp in cyclic:
+
+def _check_param_names(c: _Compilation, cn: CompiledNode) -> None:
+    for name in cn.params:
+        if name not in cn.spec.params:
+            c.issues.append(Issue(f"{cn.spec.type} has no param {name!r}", cn.id, name,
+                                  _known(name, cn.spec.params, "param"), "unknown_param"))
+
+
+def _check_param_values(c: _Compilation, cn: CompiledNode) -> dict[str, Any]:
+    """The checked value of every unwired param, defaults filled in; a required one must be set."""
+    checked: dict[str, Any] = {}
+    for name, p in cn.spec.params.items():
+        if (cn.id, name) in c.incoming:
+            continue
+        if name in cn.params:
+            try:
+                value = cn.params[name]
+                none_ok = value is None and p.has_default and p.default is None
+                checked[name] = None if none_ok else p.check(value)
+            except ValueError as e:
+                c.issues.append(Issue(str(e), cn.id, name, _hint(p), "bad_value"))
+        elif p.has_default:
+            checked[name] = p.default
+        else:
+            c.issues.append(Issue("required param is not set", cn.id, name,
+                                  f"set it in params, wire a {p.type} into it, or pass "
+                                  f"--set {cn.id}.{name}=VALUE", "missing_param"))
+    return checked
+
+
+def _check_required_inputs(c: _Compilation, cn: CompiledNode) -> None:
+    for name, p in cn.spec.inputs.items():
+        if p.required and (cn.id, name) not in c.incoming:
+            c.issues.append(Issue(f"required input ({p.type}) is not connected", cn.id, name,
+                                  f"wire a {p.type} output into {cn.id}.{name}", "missing_input"))
+
+
+# ----------------------------------------------------------------------------------------------
+# 4. cycles and the run order
+
+
+def _check_cycles(c: _Compilation) -> None:
+    """One issue per strongly connected group, with one cycle spelled out."""
+    for comp in nx.strongly_connected_components(c.dag):
+        if len(comp) < 2:
+            continue
+        c.in_cycle |= comp
         sub = nx.DiGraph()  # in workflow order, so the same file always names the same cycle
-        sub.add_nodes_from(n for n in dag if n in comp)
-        sub.add_edges_from((u, v) for u, v in dag.edges if u in comp and v in comp)
+        sub.add_nodes_from(n for n in c.dag if n in comp)
+        sub.add_edges_from((u, v) for u, v in c.dag.edges if u in comp and v in comp)
         cycle = nx.find_cycle(sub, source=next(iter(sub)))
         path = " -> ".join([u for u, _ in cycle] + [cycle[0][0]])
-        issues.append(Issue(f"cycle: {path}", cycle[0][0], None,
-                            "a workflow must flow one way: remove one of these edges", "cycle"))
+        c.issues.append(Issue(f"cycle: {path}", cycle[0][0], None,
+                              "a workflow must flow one way: remove one of these edges", "cycle"))
 
-    # Types are checked on the acyclic part too, so a cycle does not hide the other problems.
-    in_cycle = set().union(*cyclic)
-    order: list[str] = list(nx.topological_sort(dag.subgraph(n for n in dag if n not in in_cycle)))
-    edges_by_target: dict[str, list] = {}
-    for edge in wf.edges:
+
+def _order_nodes(c: _Compilation) -> None:
+    """A topological order of the acyclic part, so a cycle does not hide the type problems."""
+    c.order = list(nx.topological_sort(c.dag.subgraph(n for n in c.dag if n not in c.in_cycle)))
+
+
+# ----------------------------------------------------------------------------------------------
+# 5. types and links
+
+
+def _check_types_and_link(c: _Compilation) -> None:
+    """In run order: bind each node's type variables from what is wired into it, check each wired
+    type fits (directly, or mapped over a list) and record the links and the resolved port types."""
+    edges_by_target: dict[str, list[Edge]] = {}
+    for edge in c.wf.edges:
         edges_by_target.setdefault(edge.target_node, []).append(edge)
-    for node_id in order:
-        cn = nodes.get(node_id)
+    for node_id in c.order:
+        cn = c.nodes.get(node_id)
         if cn is None:
             continue
-        bindings: dict[str, t.PortType] = {}
-        wired: list[tuple[Any, t.PortType]] = []
-        ports_in = cn.spec.ports_in()
-        for edge in edges_by_target.get(node_id, ()):
-            src = nodes.get(edge.source_node)
-            port = ports_in.get(edge.target_port)
-            if src is None or port is None or edge.source_port not in src.out_types:
-                continue
-            if len(incoming.get((node_id, edge.target_port), ())) > 1:
-                continue
-            src_type = src.out_types[edge.source_port]
-            t.bind(port.type, src_type, bindings)
-            wired.append((edge, src_type))
-        for edge, src_type in wired:
-            port = ports_in[edge.target_port]
-            declared = t.substitute(port.type, bindings)
-            mode = t.link_mode(src_type, declared)
-            if mode is None:
-                issues.append(Issue(f"expects {declared}, but {edge.source} gives {src_type}",
-                                    node_id, edge.target_port,
-                                    f"wire a {declared} output here, or convert {edge.source} first",
-                                    "type_mismatch"))
-                continue
-            cn.links[edge.target_port] = Link(edge.source_node, edge.source_port, node_id,
-                                              edge.target_port, mode)
+        bindings, wired = _bind_wired_types(c, cn, edges_by_target.get(node_id, ()))
+        for edge, port, src_type in wired:
+            _link(c, cn, edge, t.substitute(port.type, bindings), src_type)
         cn.maps = any(link.mode == "map" for link in cn.links.values())
-        cn.in_types = {n: t.substitute(p.type, bindings) for n, p in ports_in.items()}
+        cn.in_types = {n: t.substitute(p.type, bindings) for n, p in cn.spec.ports_in().items()}
         for name, p in cn.spec.outputs.items():
             out = t.substitute(p.type, bindings)
             cn.out_types[name] = t.List[out] if cn.maps else out
 
-    if issues:
-        raise WorkflowError(issues, source=wf.source)
-    return CompiledGraph(wf, nodes, order, dag)
+
+def _bind_wired_types(c: _Compilation, cn: CompiledNode, edges: Iterable[Edge]
+                      ) -> tuple[dict[str, t.PortType], list[tuple[Edge, PortSpec, t.PortType]]]:
+    """The type-variable bindings from the node's good incoming edges, and those edges with the
+    port each one feeds and the type it carries (edges already reported are left out)."""
+    bindings: dict[str, t.PortType] = {}
+    wired: list[tuple[Edge, PortSpec, t.PortType]] = []
+    ports_in = cn.spec.ports_in()
+    for edge in edges:
+        src = c.nodes.get(edge.source_node)
+        port = ports_in.get(edge.target_port)
+        if src is None or port is None or edge.source_port not in src.out_types:
+            continue
+        if len(c.incoming.get((cn.id, edge.target_port), ())) > 1:
+            continue
+        src_type = src.out_types[edge.source_port]
+        t.bind(port.type, src_type, bindings)
+        wired.append((edge, port, src_type))
+    return bindings, wired
+
+
+def _link(c: _Compilation, cn: CompiledNode, edge: Edge, declared: t.PortType, src_type: t.PortType) -> None:
+    """Record the edge as a direct or mapped link, or report that its type does not fit."""
+    mode = t.link_mode(src_type, declared)
+    if mode is None:
+        c.issues.append(Issue(f"expects {declared}, but {edge.source} gives {src_type}",
+                              cn.id, edge.target_port,
+                              f"wire a {declared} output here, or convert {edge.source} first",
+                              "type_mismatch"))
+        return
+    cn.links[edge.target_port] = Link(edge.source_node, edge.source_port, cn.id, edge.target_port, mode)
+
 
 
 def _major(version: str) -> int | None:

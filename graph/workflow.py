@@ -23,18 +23,19 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import struct
-import zlib
 from pathlib import Path
-from typing import Annotated, Any, Callable, Literal, Mapping
+from typing import Annotated, Any, Callable, Final, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, ValidationError
 
 from . import provenance
 from .errors import Issue, WorkflowError
 
-SCHEMA_NAME = "reelgraph/workflow"
-FORMAT_VERSION = 1
+SCHEMA_NAME: Final = "reelgraph/workflow"
+FORMAT_VERSION: Final = 1
+MAX_DEPTH = 64
 NODE_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 PORT_REF_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*\.[a-z][a-z0-9_]*$"
 
@@ -170,12 +171,16 @@ def migrate(raw: dict) -> dict:
 
 def loads(text: str, source: str | None = None) -> Workflow:
     """Parse workflow JSON text. Malformed JSON is reported with its line and column."""
+    if len(text) > provenance.MAX_WORKFLOW_BYTES:
+        raise WorkflowError(_too_large("the workflow text"), source=source)
+    if _deeper_than(text, MAX_DEPTH):  # before parsing: the parser itself recurses per level
+        raise WorkflowError(_too_deep(), source=source)
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as e:
         raise WorkflowError(Issue(f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}",
                                   fix="fix the JSON syntax there", code="json"), source=source) from None
-    except (ValueError, RecursionError) as e:  # e.g. an integer over the digit limit, absurd nesting
+    except ValueError as e:  # e.g. an integer over the digit limit
         raise WorkflowError(Issue(f"cannot read the JSON: {type(e).__name__}: {e}",
                                   fix="fix the value there", code="json"), source=source) from None
     return from_dict(raw, source=source)
@@ -187,6 +192,9 @@ def from_dict(raw: Any, source: str | None = None) -> Workflow:
         raise WorkflowError(Issue(f"a workflow is a JSON object, got {type(raw).__name__}",
                                   fix='start from {"schema": "reelgraph/workflow", "version": 1, '
                                       '"nodes": {}, "edges": []}', code="schema"), source=source)
+    unusable = _unusable_value(raw)
+    if unusable is not None:
+        raise WorkflowError(unusable, source=source)
     try:
         raw = migrate(raw)
     except WorkflowError as e:
@@ -202,26 +210,125 @@ def from_dict(raw: Any, source: str | None = None) -> Workflow:
 def load(path: str | os.PathLike) -> Workflow:
     """Read a workflow file, or the workflow embedded in a PNG/MP4/WebM that reelgraph made."""
     p = Path(path)
-    if p.is_file() and provenance.looks_like_media(p):
-        try:
-            text = provenance.read_embedded(p)
-        except (OSError, ValueError, struct.error, zlib.error) as e:
-            raise WorkflowError(Issue(f"cannot read {p}: {e}", fix="give a PNG or MP4 that reelgraph saved",
-                                      code="file")) from None
-        if text is None:
-            raise WorkflowError(Issue(f"{p.name} has no reelgraph workflow embedded in it",
-                                      fix="give a PNG or MP4 written by io.save_image / io.save_video "
-                                          "(other tools drop the workflow when they re-encode)",
-                                      code="file")) from None
-        return loads(text, source=str(p))
     try:
-        text = p.read_text(encoding="utf-8")
+        f = provenance.open_regular(p)
     except FileNotFoundError:
         raise WorkflowError(Issue(f"no such file: {p}", fix="check the path", code="file")) from None
-    except (OSError, ValueError) as e:  # ValueError: not UTF-8, or a NUL byte in the path
+    except provenance.NotARegularFile as e:
+        raise WorkflowError(Issue(f"cannot read {p}: it is {e.kind}, not a regular file",
+                                  fix="give a workflow .json file, or a PNG/MP4/WebM that reelgraph saved",
+                                  code="file")) from None
+    except (OSError, ValueError) as e:
+        if "\0" in str(p):
+            raise WorkflowError(Issue(f"cannot read {str(p)!r}: the path holds a NUL byte, which no file "
+                                      "name can", fix="remove it from the path", code="file")) from None
+        why = e.strerror if isinstance(e, OSError) and e.strerror else e
+        raise WorkflowError(Issue(f"cannot read {p}: {why}", fix="check the path and the file's permissions",
+                                  code="file")) from None
+    with f:
+        if provenance.is_media(p, f.read(12)):
+            try:
+                text = provenance.read_embedded(p, f)
+            except (OSError, ValueError, struct.error) as e:
+                raise WorkflowError(Issue(f"cannot read {p}: {e}", fix="give a PNG or MP4 that reelgraph saved",
+                                          code="file")) from None
+            if text is None:
+                raise WorkflowError(Issue(f"{p.name} has no reelgraph workflow embedded in it",
+                                          fix="give a PNG or MP4 written by io.save_image / io.save_video "
+                                              "(other tools drop the workflow when they re-encode)",
+                                          code="file")) from None
+            return loads(text, source=str(p))
+        f.seek(0)
+        data = f.read(provenance.MAX_WORKFLOW_BYTES + 1)
+    if len(data) > provenance.MAX_WORKFLOW_BYTES:
+        raise WorkflowError(_too_large(p.name), source=str(p))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
         raise WorkflowError(Issue(f"cannot read {p}: {e}", fix="give the path of a UTF-8 JSON workflow file",
                                   code="file")) from None
     return loads(text, source=str(p))
+
+
+# ----------------------------------------------------------------------------------------------
+# Bounds on what a workflow may hold: it comes from files anyone can hand over, and everything
+# after loading (validation, hashing, saving) walks it recursively or encodes it as UTF-8.
+
+def _too_large(what: str) -> Issue:
+    mib = provenance.MAX_WORKFLOW_BYTES >> 20
+    return Issue(f"{what} is larger than {mib} MiB, so not a reelgraph workflow",
+                 fix="give a workflow .json file (workflows are a few KB; keep long texts and media in "
+                     "files the workflow names)", code="file")
+
+
+def _too_deep(node: str | None = None, field: str | None = None) -> Issue:
+    where = "" if node or field else "the JSON is "
+    return Issue(f"{where}nested more than {MAX_DEPTH} levels deep", node=node, field=field,
+                 fix="flatten it: a workflow needs a few levels (nodes, params, values)", code="json")
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_BRACKETS = str.maketrans("[]{}", "()()")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _deeper_than(text: str, limit: int) -> bool:
+    """Whether JSON text nests more than ``limit`` levels: strings are blanked, then each pass drops
+    the innermost bracket pairs (string operations: fast on megabytes, no recursion)."""
+    s = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)).translate(_BRACKETS)
+    if "(" * (limit + 1) in s:  # the usual attack, a plain run of openers: no passes needed
+        return True
+    for _ in range(limit):
+        shorter = s.replace("()", "")
+        if len(shorter) == len(s):
+            return False
+        s = shorter
+    return "()" in s
+
+
+def _unusable_value(raw: Any) -> Issue | None:
+    """The first value nested too deep or holding a lone UTF-16 surrogate (JSON's ``\\ud800``, which
+    no UTF-8 file or terminal can take), walked without recursion; None when all is well."""
+    stack: list[tuple[Any, tuple]] = [(raw, ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            m = _SURROGATE.search(value)
+            if m:
+                return _surrogate(path, m.group())
+        elif isinstance(value, (dict, list, tuple)):
+            if len(path) >= MAX_DEPTH:
+                return _too_deep(*_where(path))
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                bad = _SURROGATE.search(key) if isinstance(key, str) else None
+                if bad:
+                    return _surrogate(path + (key,), bad.group())
+                stack.append((item, path + (key,)))
+    return None
+
+
+def _surrogate(path: tuple, char: str) -> Issue:
+    escape = f"\\u{ord(char):04x}"
+    node, field = _where(path)
+    return Issue(f"holds a lone surrogate ({escape}), half of a UTF-16 pair, which is not a character",
+                 node=node, field=field, code="json",
+                 fix=f"remove the {escape} escape, or write the whole character (a pair such as \\ud83e\\udd8a)")
+
+
+def _where(path: tuple) -> tuple[str | None, str | None]:
+    """(node id, field) of a path into the raw workflow, printable whatever its keys hold."""
+    def show(part) -> str:
+        text = f"[{part}]" if isinstance(part, int) else str(part)
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    parts = [show(p) for p in path]
+    node = None
+    if len(parts) >= 2 and path[0] == "nodes":
+        node, parts = parts[1], parts[2:]
+    if len(parts) > 8:
+        parts = parts[:8] + ["…"]
+    return node, ".".join(parts).replace(".[", "[") or None
 
 
 def save(wf: Workflow, path: str | os.PathLike) -> None:

@@ -40,14 +40,28 @@ from stubnodes import make_registry  # noqa: E402
 RESOURCES = Path(__file__).parent / "resources"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _models_folder(tmp_path_factory):
+    """Never the user's model folder. Tiny test models are built in pytest's temporary folder,
+    outside each test's workspace: that folder is their $REELGRAPH_MODELS (a model folder is read
+    only from the workspace, $REELGRAPH_MODELS or the Hugging Face cache). Set for the session, so
+    that module fixtures running `reelgraph` in a subprocess see it too."""
+    before = os.environ.get("REELGRAPH_MODELS")
+    os.environ["REELGRAPH_MODELS"] = str(tmp_path_factory.getbasetemp())
+    yield
+    if before is None:
+        os.environ.pop("REELGRAPH_MODELS", None)
+    else:
+        os.environ["REELGRAPH_MODELS"] = before
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
     """No test ever touches the user's real cache."""
     monkeypatch.setenv("REELGRAPH_CACHE_DIR", str(tmp_path / "user-cache"))
-    # nor the user's Hugging Face cache or model folder
+    # nor the user's Hugging Face cache
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
-    monkeypatch.delenv("REELGRAPH_MODELS", raising=False)
 
 
 @pytest.fixture

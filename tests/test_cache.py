@@ -211,17 +211,34 @@ def rerun_after(registry, cache_dir, damage) -> graph.RunResult:
     return again
 
 
+def damage_result(cache_dir: Path, node_type: str, **fields) -> None:
+    """Rewrite fields of a node type's results in the index *and* in the result segments on disk."""
+    for name, value in fields.items():
+        db_execute(cache_dir, f"UPDATE results SET {name}=? WHERE node_type=?", (value, node_type))
+    for seg in (cache_dir / "results").glob("*.jsonl"):
+        records = [json.loads(line) for line in seg.read_text(encoding="utf-8").splitlines()]
+        for record in records:
+            if record["node_type"] == node_type:
+                record.update(fields)
+        seg.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+
+
 def test_a_result_with_a_garbage_checksum_is_recomputed(registry, cache_dir):
-    again = rerun_after(registry, cache_dir, lambda: db_execute(
-        cache_dir, "UPDATE results SET checksum='garbage' WHERE node_type='stub.sleep'"))
+    again = rerun_after(registry, cache_dir, lambda: damage_result(cache_dir, "stub.sleep", checksum="garbage"))
     assert again.ran == ["label"]
     assert sorted(run(media_workflow(), registry, cache_dir).cached) == ["img", "label", "size"]
 
 
 def test_a_result_with_garbage_outputs_is_recomputed(registry, cache_dir):
-    again = rerun_after(registry, cache_dir, lambda: db_execute(
-        cache_dir, "UPDATE results SET outputs='{not json' WHERE node_type='stub.sleep'"))
+    again = rerun_after(registry, cache_dir, lambda: damage_result(cache_dir, "stub.sleep", outputs="{not json"))
     assert again.ran == ["label"]
+
+
+def test_a_damaged_index_row_is_served_from_its_result_file(registry, cache_dir):
+    again = rerun_after(registry, cache_dir, lambda: db_execute(
+        cache_dir, "UPDATE results SET checksum='garbage', outputs='{not json' WHERE node_type='stub.sleep'"))
+    assert again.ran == []
+    assert db_execute(cache_dir, "SELECT count(*) FROM results WHERE checksum='garbage'") == [(0,)]
 
 
 @pytest.mark.parametrize("outputs", ["{not json", '{"$dict":{}}', "[1, 2]", '{"$dict":{"out":[1]}}',
@@ -229,8 +246,7 @@ def test_a_result_with_garbage_outputs_is_recomputed(registry, cache_dir):
 def test_a_result_that_does_not_fit_the_node_is_recomputed_even_with_a_valid_checksum(
         registry, cache_dir, outputs):
     def damage():
-        db_execute(cache_dir, "UPDATE results SET outputs=?, checksum=? WHERE node_type='stub.sleep'",
-                   (outputs, hashlib.sha256(outputs.encode()).hexdigest()))
+        damage_result(cache_dir, "stub.sleep", outputs=outputs, checksum=hashlib.sha256(outputs.encode()).hexdigest())
 
     wf = make_workflow({"a": ("stub.sleep", {"label": "a"}), "b": ("stub.sleep", {"label": "b"})},
                        [("a.out", "b.after")])
@@ -300,16 +316,16 @@ def test_a_truncated_media_object_is_recomputed(registry, cache_dir):
     assert Path(again.value("img.image").path) == obj
 
 
-def test_a_garbage_index_file_is_set_aside_and_everything_recomputed(registry, cache_dir):
+def test_a_garbage_index_file_is_set_aside_and_rebuilt_from_the_results_on_disk(registry, cache_dir):
     def damage():
         (cache_dir / "index.db").write_bytes(os.urandom(8192))
         for suffix in ("-wal", "-shm"):
             Path(str(cache_dir / "index.db") + suffix).unlink(missing_ok=True)
 
     again = rerun_after(registry, cache_dir, damage)
-    assert sorted(again.ran) == ["img", "label", "size"]
+    assert sorted(again.cached) == ["img", "label", "size"], "losing the index must lose no result"
     assert list(cache_dir.glob("index.db.corrupt-*")), "the unreadable index should be kept aside"
-    assert sorted(run(media_workflow(), registry, cache_dir).cached) == ["img", "label", "size"]
+    assert db_execute(cache_dir, "SELECT count(*) FROM results") == [(3,)]
 
 
 def test_an_empty_index_file_is_not_a_problem(registry, cache_dir):

@@ -382,7 +382,10 @@ def test_load_image_reruns_in_a_workflow_when_the_file_changes(tmp_path, wf):
     photo = write_png(tmp_path / "photo.png", np.zeros((20, 30, 3)))
     flow = wf({"load": ("io.load_image", {"path": "photo.png"}),
                "big": ("image.upscale", {"mode": "x2"})}, [("load.image", "big.image")])
-    run = lambda: graph.run(flow, cache=tmp_path / "c", workspace=tmp_path)
+
+    def run():
+        return graph.run(flow, cache=tmp_path / "c", workspace=tmp_path)
+
     first = run()
     assert first.ok, first.failures
     assert "load" in first.ran and first.value("big.image").width == 60

@@ -22,7 +22,8 @@ wf = {"schema": "reelgraph/workflow", "version": 1, "nodes": {
     "key": {"type": "image.keyframe", "params": {"resolution": 360}},
     "move": {"type": "video.image_to_video", "params": {"seconds": 40, "fps": 24, "camera": "push_in"}},
     "big": {"type": "video.upscale", "params": {"mode": "x2"}}},
-    "edges": [{"from": "prompt.out", "to": "key.prompt"}, {"from": "key.image", "to": "move.image"}, {"from": "move.video", "to": "big.video"}]}
+    "edges": [{"from": "prompt.out", "to": "key.prompt"}, {"from": "key.image", "to": "move.image"},
+              {"from": "move.video", "to": "big.video"}]}
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 r = graph.run(wf, cache=False)
 assert r.ok, r.failures

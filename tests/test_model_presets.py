@@ -121,7 +121,7 @@ def test_a_hub_repo_id_outside_the_presets(tmp_path):
 
 
 @pytest.mark.parametrize("ref, message", [
-    ("/no/such/folder", "model folder not found"),
+    ("/no/such/folder", "is outside the folders models are read from"),  # see test_model_paths.py
     ("flux-schnell", "is a text-to-image model"),
     ("just-a-word", "unknown model"),
 ])

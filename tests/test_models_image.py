@@ -316,7 +316,8 @@ def test_tiles_are_feathered_into_each_other(tmp_path):
 
 def make_clip(path: Path, size=(32, 24), fps=6, seconds=1.0, audio=True) -> Path:
     from reelgraph.nodes.common import ffmpeg
-    cmd = [ffmpeg.exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=s={size[0]}x{size[1]}:r={fps}:d={seconds}"]
+    cmd = [ffmpeg.exe(), "-v", "error", "-y",
+           "-f", "lavfi", "-i", f"testsrc2=s={size[0]}x{size[1]}:r={fps}:d={seconds}"]
     if audio:
         cmd += ["-f", "lavfi", "-i", f"sine=f=440:r=48000:d={seconds}", "-c:a", "aac", "-shortest"]
     subprocess.run([*cmd, "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path)], check=True)

@@ -253,7 +253,7 @@ def test_media_ref_identity_is_its_content():
     assert a != ref(digest_="cd" * 32)
     assert a.width == 4 and a.type == Image and MediaRef("audio", "d", ".wav", 1).type == Audio
     with pytest.raises(AttributeError, match="no attribute or metadata 'fps'"):
-        a.fps
+        _ = a.fps
     with pytest.raises(ValueError, match="media kind must be one of"):
         MediaRef("pixels", "d", ".png", 1)
 

@@ -12,21 +12,27 @@ The headless API endpoint ``/run_workflow`` takes workflow JSON and returns the 
 
 from __future__ import annotations
 
+import hmac
 import json
+import math
 import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home (and no network here)
 
 import gradio as gr  # noqa: E402
-from reelgraph.graph import api  # noqa: E402
+from reelgraph.graph import Cache, WorkflowError, load, parse_size  # noqa: E402
 from reelgraph.graph import types as t  # noqa: E402
-from reelgraph.graph.cache import Cache  # noqa: E402
-from reelgraph.graph.errors import WorkflowError  # noqa: E402
+from starlette.exceptions import HTTPException  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 
 from .canvas import STATIC_DIR, NodeCanvas, bundle_url_path  # noqa: E402
-from .session import Editor, EditorError  # noqa: E402
+from .session import DEFAULT_MAX_UPLOAD, KEEP_SESSIONS, MAX_WORKFLOW, Editor, EditorError, size_text  # noqa: E402
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 DEFAULT_WORKFLOW = "storyboard_to_clip"
@@ -52,7 +58,184 @@ def initial_workflow(source: str | os.PathLike | None) -> dict:
     if source is None:
         from reelgraph import workflows
         source = workflows.path(DEFAULT_WORKFLOW)
-    return api.load(source).to_dict()
+    return load(source).to_dict()
+
+
+# ---------------------------------------------------------------------------------------------- limits
+def upload_limit(value: str | int | None = None) -> int:
+    """The largest upload in bytes: ``value`` (``--max-upload``), else $REELGRAPH_MAX_UPLOAD, else
+    1 GiB. A bad size raises ValueError naming where it came from."""
+    source = "--max-upload"
+    if value is None or value == "":
+        value, source = os.environ.get("REELGRAPH_MAX_UPLOAD") or None, "$REELGRAPH_MAX_UPLOAD"
+        if value is None:
+            return DEFAULT_MAX_UPLOAD
+    try:
+        limit = parse_size(value)
+    except ValueError as e:
+        raise ValueError(f"{source}: {e}") from None
+    if limit <= 0:
+        raise ValueError(f"{source}: the upload limit must be above 0 bytes, e.g. 500MB or 2GiB")
+    return limit
+
+
+def login_check(creds: tuple[str, str]) -> Callable[[str, str], bool]:
+    """Gradio's ``auth`` callable for one login: name and password both compared in constant time
+    (and both always compared), so timing tells neither which names exist nor how much matched."""
+    user, password = (c.encode("utf-8", "surrogatepass") for c in creds)
+
+    def check(username: str, given: str) -> bool:
+        name_ok = hmac.compare_digest(str(username).encode("utf-8", "surrogatepass"), user)
+        password_ok = hmac.compare_digest(str(given).encode("utf-8", "surrogatepass"), password)
+        return name_ok and password_ok
+
+    return check
+
+
+class _Record:
+    __slots__ = ("failures", "last")
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self.last = 0.0
+
+
+class LoginThrottle:
+    """Failed logins, counted per client address and overall.
+
+    A client has ``FREE_FAILURES`` tries; then each further try waits ``FIRST_WAIT`` seconds after
+    its last one, doubling with every failure (up to ``LONGEST_WAIT``). All clients together have
+    ``OVERALL_FAILURES`` before the same holds for everyone, so guessing from many addresses gains
+    nothing. Failures are forgotten after ``FORGET_AFTER`` quiet seconds, and a client's after it
+    logs in. An attempt counts as a failure from the moment it starts (until it succeeds), so a
+    burst of parallel tries gets no more than a slow series.
+    """
+
+    FREE_FAILURES = 5
+    OVERALL_FAILURES = 50
+    FIRST_WAIT = 2.0
+    LONGEST_WAIT = 900.0
+    FORGET_AFTER = 3600.0
+    MAX_CLIENTS = 10_000  # addresses remembered; the oldest are forgotten first
+
+    def __init__(self, *, free_failures: int | None = None, overall_failures: int | None = None,
+                 max_clients: int | None = None, clock: Callable[[], float] = time.monotonic):
+        self.free = free_failures or self.FREE_FAILURES
+        self.overall_free = overall_failures or self.OVERALL_FAILURES
+        self.max_clients = max_clients or self.MAX_CLIENTS
+        self._clock = clock
+        self._clients: OrderedDict[str, _Record] = OrderedDict()
+        self._overall = _Record()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    def _until(self, rec: _Record, free: int, now: float) -> float:
+        if now - rec.last > self.FORGET_AFTER:
+            rec.failures = 0
+        if rec.failures < free:
+            return 0.0
+        return rec.last + min(self.LONGEST_WAIT, self.FIRST_WAIT * 2 ** min(rec.failures - free, 30))
+
+    def attempt(self, client: str) -> float:
+        """0 when ``client`` may try now (the try is counted), else the seconds it must wait."""
+        with self._lock:
+            now = self._clock()
+            rec = self._clients.get(client)
+            if rec is None:
+                rec = self._clients[client] = _Record()
+                while len(self._clients) > self.max_clients:
+                    self._clients.popitem(last=False)
+            self._clients.move_to_end(client)
+            wait = max(self._until(rec, self.free, now), self._until(self._overall, self.overall_free, now)) - now
+            if wait > 0:
+                return wait
+            for r in (rec, self._overall):
+                r.failures += 1
+                r.last = now
+            return 0.0
+
+    def succeeded(self, client: str) -> None:
+        with self._lock:
+            self._clients.pop(client, None)
+            self._overall.failures = max(0, self._overall.failures - 1)
+
+    def forgive(self, client: str) -> None:
+        """The try tested no password (a malformed request): it does not count."""
+        with self._lock:
+            for r in (self._clients.get(client), self._overall):
+                if r is not None:
+                    r.failures = max(0, r.failures - 1)
+
+
+async def _reply(send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    head += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": head})
+    await send({"type": "http.response.body", "body": body})
+
+
+class Guard:
+    """ASGI middleware in front of Gradio: bounds request bodies (uploads by the upload limit,
+    everything else by what a workflow can need) before they are read, and throttles ``/login``."""
+
+    def __init__(self, app, *, throttle: LoginThrottle, max_workflow: int, max_upload: int):
+        self.app = app
+        self.throttle = throttle
+        self.max_workflow = max_workflow
+        # a JSON string may escape every character of a workflow (twice the bytes), plus the envelope
+        self.max_body = 2 * max_workflow + (64 << 10)
+        self.max_upload = max_upload
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = str(scope.get("path", "")).rstrip("/")
+        if path.endswith("/upload"):
+            limit = self.max_upload + (1 << 20)  # the file plus its multipart framing
+            too_large = (f"upload too large: the editor takes files up to {size_text(self.max_upload)} "
+                         "(start it with a larger --max-upload, or set $REELGRAPH_MAX_UPLOAD)")
+        else:
+            limit = self.max_body
+            too_large = f"request too large: the editor takes workflows up to {size_text(self.max_workflow)}"
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            return await _reply(send, 413, too_large)
+        seen = 0
+
+        async def bounded_receive():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:  # a chunked body has no length to check up front
+                raise HTTPException(413, too_large)
+            return message
+
+        if scope.get("method") != "POST" or not path.endswith("/login"):
+            return await self.app(scope, bounded_receive, send)
+        client = (scope.get("client") or ("unknown",))[0]
+        wait = self.throttle.attempt(client)
+        if wait > 0:
+            seconds = math.ceil(wait)
+            return await _reply(send, 429, f"too many failed logins; wait {seconds} s",
+                                {"Retry-After": str(seconds)})
+        status = None
+
+        async def noting_send(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, bounded_receive, noting_send)
+        finally:
+            if status == 200:
+                self.throttle.succeeded(client)
+            elif status != 400:  # 400: wrong name or password; anything else tested none
+                self.throttle.forgive(client)
 
 
 def _refused(editor: Editor, value: Any, session: str, message: str, issues: list | None = None) -> dict:
@@ -66,9 +249,17 @@ def _refused(editor: Editor, value: Any, session: str, message: str, issues: lis
 
 def build_app(workspace: str | os.PathLike, *, workflow: str | os.PathLike | None = None,
               cache: bool | str | os.PathLike | Cache = True, runs_dir: str | os.PathLike | None = None,
-              auth: tuple[str, str] | None = None) -> tuple[gr.Blocks, dict]:
-    """The editor app and the keyword arguments for its ``launch()``."""
-    editor = Editor(workspace, runs_dir=runs_dir, cache=cache)
+              auth: tuple[str, str] | None = None, max_upload: int | str | None = None,
+              max_workflow: int = MAX_WORKFLOW, throttle: LoginThrottle | None = None) -> tuple[gr.Blocks, dict]:
+    """The editor app and the keyword arguments for its ``launch()``.
+
+    ``max_upload``: the largest upload (bytes or a size such as ``"2GiB"``; default
+    $REELGRAPH_MAX_UPLOAD or 1 GiB); ``max_workflow``: the largest workflow JSON it takes."""
+    try:
+        upload_bytes = upload_limit(max_upload)
+    except ValueError as e:
+        raise EditorError(str(e)) from None
+    editor = Editor(workspace, runs_dir=runs_dir, cache=cache, max_upload=upload_bytes, max_workflow=max_workflow)
     start_graph = initial_workflow(workflow)
     upload_root = gr.utils.get_upload_folder()
 
@@ -157,20 +348,31 @@ def build_app(workspace: str | os.PathLike, *, workflow: str | os.PathLike | Non
         gr.Button(visible=False).click(run_workflow, api_in, api_out, api_name="run_workflow",
                                        concurrency_limit=4)
 
-    opts = dict(allowed_paths=[str(editor.runs_dir)], theme=THEME, css=CSS, js=JS,
-                footer_links=["api", "settings"], auth=auth, show_error=True)
+    guard = Middleware(Guard, throttle=throttle or LoginThrottle(), max_workflow=max_workflow,
+                       max_upload=upload_bytes)
+    opts = {"allowed_paths": [str(editor.runs_dir)], "theme": THEME, "css": CSS, "js": JS,
+            "footer_links": ["api", "settings"], "auth": login_check(auth) if auth else None, "show_error": True,
+            # never a public tunnel by accident ($GRADIO_SHARE, a hosted notebook): launch() opens
+            # one only when asked, and only with a login
+            "share": False, "max_file_size": upload_bytes, "app_kwargs": {"middleware": [guard]},
+            # Gradio keeps each session's last component updates (run_state) in memory
+            "state_session_capacity": KEEP_SESSIONS}
     demo.editor = editor  # for tests and embedding
     return demo, opts
 
 
 def launch(*, host: str = "127.0.0.1", port: int | None = None, workspace: str | os.PathLike | None = None,
            workflow: str | os.PathLike | None = None, auth: tuple[str, str] | None = None,
-           open_browser: bool = False, cache: bool | str | os.PathLike | Cache = True) -> None:
+           open_browser: bool = False, cache: bool | str | os.PathLike | Cache = True, share: bool = False,
+           max_upload: int | str | None = None) -> None:
     if host not in LOOPBACK and auth is None:
         raise EditorError(f"listening on {host} lets other machines in: set --auth USER:PASSWORD "
                           "(or keep the default 127.0.0.1)")
+    if share and auth is None:
+        raise EditorError("a share link puts the editor on the internet: set --auth USER:PASSWORD with --share")
     ws = Path(workspace) if workspace is not None else default_workspace()
-    demo, opts = build_app(ws, workflow=workflow, cache=cache, auth=auth)
+    demo, opts = build_app(ws, workflow=workflow, cache=cache, auth=auth, max_upload=max_upload)
+    opts["share"] = share
     print(f"reelgraph editor — workspace {Path(ws).resolve()} (uploads and relative paths live here)")
     demo.queue(default_concurrency_limit=None).launch(server_name=host, server_port=port,
                                                       inbrowser=open_browser, **opts)

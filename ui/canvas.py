@@ -7,8 +7,9 @@ The contract between this component and the bundle is docs/editor-protocol.md.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import gradio as gr
 from gradio.events import EventListener

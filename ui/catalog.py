@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from reelgraph.graph import Registry, default_registry
 from reelgraph.graph import types as t
-from reelgraph.graph.registry import Registry, default_registry
 
 # Palette order; a pack's own categories follow, alphabetically.
 CATEGORIES = [("story", "Story"), ("image", "Image"), ("video", "Video"), ("audio", "Audio"),

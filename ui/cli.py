@@ -7,14 +7,15 @@ object per line), so the command composes with pipes.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
-import shutil
 import signal
+import stat
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -38,14 +39,75 @@ def _report_invalid(err) -> None:
         click.echo(prefix + str(issue), err=True)
 
 
-def _compile_or_exit(workflow: Path, sets: tuple[str, ...]):
-    """The validated workflow, or every problem on stderr and exit 2."""
+def _compile_or_exit(workflow: Path, sets: tuple[str, ...], restored: bool = False, quiet: bool = False):
+    """The validated workflow, or every problem on stderr and exit 2. ``restored``: the workflow
+    comes out of a PNG/MP4 (``run --from``), so the files its save nodes name are not written."""
     g = _engine()
+    overrides = _parse_sets(sets)
     try:
-        return g.compile(workflow, _parse_sets(sets), from_text=True)
+        source = g.load(workflow)
+        if restored:
+            _drop_saved_paths(source, overrides, workflow, quiet)
+        return g.compile(source, overrides, from_text=True)
     except g.WorkflowError as e:
         _report_invalid(e)
         sys.exit(EXIT_INVALID)
+
+
+def _drop_saved_paths(wf, overrides: dict[str, str], media: Path, quiet: bool) -> None:
+    """Clear the paths a restored workflow's nodes would write to (``writes_params`` of their class).
+
+    Those paths were relative to the folder of the workflow that made ``media``; resolved beside
+    ``media`` they would replace whatever files of the user's happen to have those names. A run
+    from a media file therefore writes only where the command line says: ``-o``, or a path the
+    user sets again with ``--set``.
+    """
+    registry = _engine().default_registry()
+    for node_id, entry in wf.nodes.items():
+        spec = registry.get(entry.type)
+        for name in getattr(spec.cls, "writes_params", ()) if spec is not None else ():
+            ref = f"{node_id}.{name}"
+            wired = any(e.target == ref for e in wf.edges)
+            if ref in overrides or not (entry.params.get(name) or wired):
+                continue
+            was = "a wired path" if wired else repr(entry.params[name])
+            entry.params[name] = ""
+            wf.edges = [e for e in wf.edges if e.target != ref]
+            if not quiet:
+                click.echo(f"note: {ref} not written: {was} named a file beside the workflow that made "
+                           f"{media.name}, not here — -o writes the result (or --set {ref}=NAME "
+                           f"writes into {media.parent})", err=True)
+
+
+class _PathParam(click.Path):
+    """click's Path, refusing what no file name can be, before anything touches the file system."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str):
+            problem = _path_problem(value)
+            if problem:
+                self.fail(problem, param, ctx)
+        return super().convert(value, param, ctx)
+
+
+def _path_problem(value: str) -> str | None:
+    """Why ``value`` cannot name a file (with the fix), or None."""
+    if not value:
+        return "the path is empty — name a file (or a folder where one is expected)"
+    if "\0" in value:
+        return f"{value!r} contains a NUL byte, which no file name can hold — remove it"
+    try:
+        os.fsencode(value)  # non-UTF-8 bytes from argv arrive as surrogate escapes and encode back
+    except UnicodeEncodeError:
+        return f"{value!r} holds characters this system cannot use in a file name — rename it"
+    return None
+
+
+def _path(**kwargs) -> _PathParam:
+    return _PathParam(path_type=Path, **kwargs)
+
+
+_SET_FILE_LIMIT = 16 * 2**20  # a script, a prompt list, a JSON value: never a video
 
 
 def _parse_sets(values: tuple[str, ...]) -> dict[str, str]:
@@ -54,14 +116,59 @@ def _parse_sets(values: tuple[str, ...]) -> dict[str, str]:
         ref, eq, value = item.partition("=")
         if not eq or "." not in ref:
             raise click.UsageError(f"--set {item!r}: write NODE.PARAM=VALUE (or NODE.PARAM=@file)")
+        ref = ref.strip()
         if value.startswith("@"):
-            path = Path(value[1:]).expanduser()
-            try:
-                value = path.read_text(encoding="utf-8")
-            except OSError as e:
-                raise click.UsageError(f"--set {ref}=@{path}: cannot read the file ({e.strerror})")
-        sets[ref.strip()] = value
+            value = _read_set_file(ref, value[1:])
+        else:
+            _check_utf8(ref, value)
+        sets[ref] = value
     return sets
+
+
+def _check_utf8(ref: str, value: str) -> None:
+    # A workflow is UTF-8 JSON (and is embedded in the files it makes): a value that is not
+    # text, e.g. a non-UTF-8 byte that Python passed on as a lone surrogate, cannot be in it.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise click.UsageError(f"--set {ref}: the value is not UTF-8 text (it holds {value[e.start]!r} at "
+                               f"position {e.start}, e.g. a byte from another encoding) — pass UTF-8 "
+                               f"text, or save it in a UTF-8 file and use --set {ref}=@FILE") from None
+
+
+def _read_set_file(ref: str, name: str) -> str:
+    """The text of the file named by ``--set ref=@name``: UTF-8, at most 16 MiB, and never a hang
+    on a FIFO nobody writes (``@/dev/stdin`` from a pipe still works)."""
+    shown = f"--set {ref}=@{name}"
+    problem = _path_problem(name)
+    if problem:
+        raise click.UsageError(f"{shown}: {problem}")
+    path = Path(name).expanduser()
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        raise click.UsageError(f"{shown}: cannot read the file ({e.strerror})") from None
+    with os.fdopen(fd, "rb") as f:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise click.UsageError(f"{shown}: {path} is a folder — name a text file")
+        if not stat.S_ISREG(mode):
+            os.set_blocking(fd, True)  # opened without waiting for a writer; now read what comes
+        try:
+            data = f.read(_SET_FILE_LIMIT + 1)
+        except OSError as e:
+            raise click.UsageError(f"{shown}: cannot read the file ({e.strerror})") from None
+    if len(data) > _SET_FILE_LIMIT:
+        raise click.UsageError(f"{shown}: {path} is larger than 16 MiB, too much for a param — "
+                               "give a text file (a script, a prompt), not media or a device")
+    if not data and stat.S_ISFIFO(mode):
+        raise click.UsageError(f"{shown}: nothing came from {path}: no program writes into it — "
+                               "start the writer first, or give a regular file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise click.UsageError(f"{shown}: {path} is not UTF-8 text (byte 0x{data[e.start]:02x} at offset "
+                               f"{e.start}) — save it as UTF-8, e.g. iconv -f latin1 -t utf-8") from None
 
 
 class _Progress:
@@ -154,10 +261,12 @@ def _print_events():
     return listener
 
 
-def _write_outputs(result, out: Path | None) -> list[Path]:
-    """Write the run's outputs: one value to OUT, several into the folder OUT. Atomic per file."""
+def _write_outputs(result, out: Path | None, cached: bool = True) -> list[Path]:
+    """Write the run's outputs: one value to OUT, several into the folder OUT. Atomic per file; a
+    symlink is written through, a device or FIFO written into (see graph/safe_write.py)."""
     from reelgraph.graph import MediaRef
-    from reelgraph.graph.types import encode
+    encode = _engine().types.encode
+    from reelgraph.graph import safe_write
     items = [(f"{n}.{p}", v) for n, ports in result.outputs.items() for p, v in ports.items()]
     if out is None:
         for ref, value in items:
@@ -166,38 +275,74 @@ def _write_outputs(result, out: Path | None) -> list[Path]:
             else:
                 click.echo(json.dumps({ref: encode(value)}, ensure_ascii=False))
         return []
-    if len(items) == 1 and not (out.exists() and out.is_dir()):
+    if len(items) == 1 and not out.is_dir():
         targets = [(out, items[0][1])]
     else:
         if out.exists() and not out.is_dir():
             raise click.UsageError(f"-o {out}: the workflow has {len(items)} outputs, so -o must name a "
                                    "folder, but this is a file")
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            _output_failed(out, e, cached)
         targets = [(out / (ref + (v.ext if isinstance(v, MediaRef) else ".txt" if isinstance(v, str)
                                   else ".json")), v) for ref, v in items]
     written = []
     for path, value in targets:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
         try:
             if isinstance(value, MediaRef):
-                shutil.copyfile(value.path, tmp)
+                safe_write.copy_file(value.path, path)
             elif isinstance(value, str):
-                tmp.write_text(value, encoding="utf-8")
+                safe_write.write_bytes(path, value.encode("utf-8"))
             else:
                 text = json.dumps(encode(value), ensure_ascii=False, indent=2) + "\n"
-                tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)  # never leave half a file behind
-            raise
+                safe_write.write_bytes(path, text.encode("utf-8"))
+        except OSError as e:
+            _output_failed(path, e, cached)
         written.append(path)
         srt = value.meta.get("srt") if isinstance(value, MediaRef) else None
-        if srt:  # a video with captions: its SubRip file goes beside it
+        if srt and not safe_write.is_regular_target(path):
+            click.echo(f"note: the captions of {path} are not written: -o is not a regular file, so "
+                       "there is no folder to put the .srt beside it", err=True)
+        elif srt:  # a video with captions: its SubRip file goes beside it
             side = path.with_suffix(".srt")
-            side.write_text(srt, encoding="utf-8")
+            try:
+                safe_write.write_bytes(side, srt.encode("utf-8"))
+            except OSError as e:
+                _output_failed(side, e, cached)
             written.append(side)
     return written
+
+
+# errno -> (what happened, what to do); the path is the user's to change, so these exit 2
+_OUTPUT_PATH_ERRORS = {
+    errno.EROFS: ("the folder is read-only", "choose another output folder"),
+    errno.EACCES: ("permission denied", "choose a folder you can write to"),
+    errno.EPERM: ("permission denied", "choose a folder you can write to"),
+    errno.ENXIO: ("no program reads from it (or it is a socket)", "start the reader first, or give a file"),
+    errno.EISDIR: ("it is a folder", "name a file inside it"),
+    errno.ENOTDIR: ("a part of the path is a file, not a folder", "choose another output path"),
+    errno.ENAMETOOLONG: ("the name is too long for the file system", "choose a shorter name"),
+    errno.ELOOP: ("the symlinks in the path form a loop", "fix the links or choose another path"),
+}
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def _output_failed(path: Path, e: OSError, cached: bool | None) -> NoReturn:
+    """Say why -o could not be written and exit: 2 when the path is unusable, 1 when the disk failed.
+    ``cached``: whether the run's results are in the cache (None: no run, nothing to say)."""
+    again = ("" if cached is None else " (the results are cached: running again only writes the file)"
+             if cached else " (nothing was cached with --no-cache: run again without it to keep results)")
+    if e.errno in _OUTPUT_PATH_ERRORS:
+        what, fix = _OUTPUT_PATH_ERRORS[e.errno]
+        code = EXIT_INVALID
+    elif e.errno in _DISK_FULL:
+        what, fix, code = "the disk is full", "free some space or choose another output folder", EXIT_FAILED
+    else:
+        what, fix, code = e.strerror or str(e), "check the disk and run again", EXIT_FAILED
+    err = click.ClickException(f"-o {path}: {what} — {fix}{again}")
+    err.exit_code = code
+    raise err
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -207,17 +352,17 @@ def cli() -> None:
     logging.basicConfig(level=logging.WARNING, format="reelgraph: %(levelname)s: %(message)s")
 
 
-cache_dir_option = click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+cache_dir_option = click.option("--cache-dir", type=_path(file_okay=False),
                                 help="Cache folder (default: the user cache dir, or $REELGRAPH_CACHE_DIR).")
 set_option = click.option("--set", "sets", multiple=True, metavar="NODE.PARAM=VALUE",
                           help="Set a param; VALUE may be @file to read it from a file. Repeatable.")
 
 
 @cli.command()
-@click.argument("workflow", type=click.Path(dir_okay=False, path_type=Path), required=False)
-@click.option("--from", "from_file", type=click.Path(dir_okay=False, path_type=Path),
+@click.argument("workflow", type=_path(dir_okay=False), required=False)
+@click.option("--from", "from_file", type=_path(dir_okay=False),
               help="Run the workflow embedded in a PNG or MP4 that reelgraph saved.")
-@click.option("-o", "--output", "out", type=click.Path(path_type=Path),
+@click.option("-o", "--output", "out", type=_path(),
               help="Write the result here (a folder when the workflow has several outputs).")
 @set_option
 @cache_dir_option
@@ -233,19 +378,21 @@ def run(workflow: Path | None, from_file: Path | None, out: Path | None, sets, c
         raise click.UsageError("give one workflow: a JSON file, or --from FILE (a PNG/MP4 reelgraph saved)")
     workflow = workflow or from_file
     g = _engine()
-    compiled = _compile_or_exit(workflow, sets)
-    from reelgraph.graph.cache import parse_size
+    compiled = _compile_or_exit(workflow, sets, restored=from_file is not None, quiet=quiet)
+    parse_size = g.parse_size
     try:
         max_bytes = parse_size(cache_size) if cache_size else None
     except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="--cache-size")
+        raise click.BadParameter(str(e), param_hint="--cache-size") from None
     try:
         cache = None if no_cache else g.open_cache(cache_dir if cache_dir else True, max_bytes)
     except ValueError as e:  # e.g. $REELGRAPH_CACHE_SIZE=abc
-        raise click.UsageError(f"cache: {e} (check $REELGRAPH_CACHE_SIZE or --cache-size)")
+        raise click.UsageError(f"cache: {e} (check $REELGRAPH_CACHE_SIZE or --cache-size)") from None
     except OSError as e:
         raise click.UsageError(f"cannot open the cache at {e.filename or cache_dir}: {e.strerror} "
-                               "(choose another with --cache-dir)")
+                               "(choose another with --cache-dir)") from None
+    except g.CacheError as e:
+        raise click.UsageError(str(e)) from None
     cancel = g.CancelToken()
     console = _stderr_console()
 
@@ -271,15 +418,26 @@ def run(workflow: Path | None, from_file: Path | None, out: Path | None, sets, c
     listeners.append(progress)
     # Without a cache the executor keeps media in a scratch store that is removed at exit.
     executor = g.LocalExecutor(cache)
+    # The run's media stay protected from eviction (ours at the end, or another process's) until
+    # the outputs are written out.
+    lease = cache.lease() if cache is not None else None
     try:
-        with progress:
-            result = executor.run(compiled, listeners=listeners, cancel=cancel)
+        try:
+            with progress:
+                result = executor.run(compiled, listeners=listeners, cancel=cancel, lease=lease)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            executor.close()
+        _report_and_write(result, out, events, quiet, live, console, cache is not None)
     finally:
-        signal.signal(signal.SIGINT, previous)
-        executor.close()
         if cache is not None:
             cache.evict()
+            if lease is not None:
+                lease.release()
             cache.close()
+
+
+def _report_and_write(result, out, events, quiet, live, console, cached: bool) -> None:
     if result.status == "cancelled":
         console.print("[yellow]cancelled[/]: finished nodes are cached; run again to resume")
         sys.exit(EXIT_CANCELLED)
@@ -289,18 +447,18 @@ def run(workflow: Path | None, from_file: Path | None, out: Path | None, sets, c
                 click.echo(f"error: {f}", err=True)
         click.echo(f"{len({f.node for f in result.failures})} node(s) failed; "
                    f"{len(result.skipped)} skipped; the rest finished"
-                   + (" and is cached" if cache is not None else ""), err=True)
+                   + (" and is cached" if cached else ""), err=True)
         sys.exit(EXIT_FAILED)
     if events == "json" and out is None:
         return
-    for path in _write_outputs(result, out):
+    for path in _write_outputs(result, out, cached):
         if not quiet:
             click.echo(f"wrote {path}", err=True)
 
 
 @cli.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path),
+@click.argument("file", type=_path(dir_okay=False))
+@click.option("-o", "--output", "out", type=_path(dir_okay=False),
               help="Write the workflow JSON here (default: print it).")
 def restore(file: Path, out: Path | None) -> None:
     """Get back the workflow embedded in FILE (a PNG or MP4 that reelgraph saved)."""
@@ -313,12 +471,16 @@ def restore(file: Path, out: Path | None) -> None:
     if out is None:
         click.echo(wf.to_json(), nl=False)
         return
-    g.save(wf, out)
+    from reelgraph.graph import safe_write
+    try:
+        safe_write.write_bytes(out, wf.to_json().encode("utf-8"))
+    except OSError as e:
+        _output_failed(out, e, cached=None)
     click.echo(f"wrote {out} ({len(wf.nodes)} nodes)", err=True)
 
 
 @cli.command()
-@click.argument("workflow", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("workflow", type=_path(dir_okay=False))
 @set_option
 def validate(workflow: Path, sets) -> None:
     """Check WORKFLOW without running it; print every problem (exit 2 if any)."""
@@ -327,7 +489,7 @@ def validate(workflow: Path, sets) -> None:
 
 
 @cli.command()
-@click.argument("workflow", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("workflow", type=_path(dir_okay=False))
 @set_option
 @cache_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
@@ -339,19 +501,23 @@ def plan(workflow: Path, sets, cache_dir, as_json) -> None:
     except g.WorkflowError as e:
         _report_invalid(e)
         sys.exit(EXIT_INVALID)
+    except g.CacheError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_INVALID)
     if as_json:
         click.echo(json.dumps([e.__dict__ for e in entries], indent=2))
         return
     from rich.console import Console
     from rich.table import Table
     table = Table("node", "type", "status", "why", box=None)
-    style = {"cached": "green", "run": "yellow", "partial": "cyan"}
+    style = {"cached": "green", "run": "yellow", "partial": "cyan", "maybe": "cyan"}
     for e in entries:
         status = e.status if e.calls is None else f"{e.status} ({e.cached_calls}/{e.calls} cached)"
         table.add_row(e.node, e.type, f"[{style[e.status]}]{status}[/]", e.reason)
     Console(highlight=False).print(table)
-    runs = sum(e.status != "cached" for e in entries)
-    click.echo(f"{runs} of {len(entries)} nodes would run")
+    runs = sum(e.status not in ("cached", "maybe") for e in entries)
+    maybe = sum(e.status == "maybe" for e in entries)
+    click.echo(f"{runs} of {len(entries)} nodes would run" + (f"; {maybe} may be cached" if maybe else ""))
 
 
 @cli.command()
@@ -389,17 +555,21 @@ def schema() -> None:
 
 
 @cli.command()
-@click.argument("workflow", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=False)
+@click.argument("workflow", type=_path(dir_okay=False, exists=True), required=False)
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Anything but loopback needs --auth.")
 @click.option("--port", type=int, default=None, help="Port (default: 7860, or the next free one).")
-@click.option("--workspace", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--workspace", type=_path(file_okay=False),
               help="Folder for uploads and relative file paths (default: the user data dir).")
 @click.option("--auth", metavar="USER:PASSWORD", help="Require this login (needed beyond loopback).")
 @click.option("--open", "open_browser", is_flag=True, help="Open the editor in the default browser.")
+@click.option("--share", is_flag=True,
+              help="Also open a public Gradio share link (needs --auth). Never opened otherwise.")
+@click.option("--max-upload", metavar="SIZE",
+              help="Largest file the editor accepts, e.g. 500MB or 4GiB (default: $REELGRAPH_MAX_UPLOAD or 1GiB).")
 @cache_dir_option
 def ui(workflow: Path | None, host: str, port: int | None, workspace: Path | None, auth: str | None,
-       open_browser: bool, cache_dir: Path | None) -> None:
+       open_browser: bool, share: bool, max_upload: str | None, cache_dir: Path | None) -> None:
     """Open the visual editor in the browser (the storyboard workflow, or WORKFLOW, loaded)."""
     try:
         from reelgraph.ui import app
@@ -412,14 +582,20 @@ def ui(workflow: Path | None, host: str, port: int | None, workspace: Path | Non
         if not sep or not user or not password:
             raise click.BadParameter("use USER:PASSWORD", param_hint="--auth")
         creds = (user, password)
+    if share and creds is None:
+        raise click.UsageError("--share puts the editor on the internet: add --auth USER:PASSWORD")
+    try:
+        upload_bytes = app.upload_limit(max_upload)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
     if workflow is not None:
         try:
             _engine().load(workflow)
-        except Exception as e:  # WorkflowError or unreadable media: the same message as `run`
+        except Exception as e:  # noqa: BLE001 - WorkflowError or unreadable media: the message, never a traceback
             raise click.ClickException(f"cannot open {workflow}: {e}") from None
     try:
         app.launch(host=host, port=port, workspace=workspace, workflow=workflow, auth=creds,
-                   open_browser=open_browser, cache=cache_dir or True)
+                   open_browser=open_browser, cache=cache_dir or True, share=share, max_upload=upload_bytes)
     except app.EditorError as e:
         raise click.ClickException(str(e)) from None
 
@@ -429,21 +605,57 @@ def cache() -> None:
     """Inspect or clear the result cache."""
 
 
+def _open_cache_or_exit(cache_dir):
+    """The cache, or one line saying why it cannot be used and exit 2."""
+    g = _engine()
+    try:
+        return g.open_cache(cache_dir or True)
+    except g.CacheError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_INVALID)
+    except ValueError as e:  # $REELGRAPH_CACHE_SIZE=abc
+        click.echo(f"error: cache: {e} (check $REELGRAPH_CACHE_SIZE)", err=True)
+        sys.exit(EXIT_INVALID)
+
+
 @cache.command("info")
 @cache_dir_option
 def cache_info(cache_dir) -> None:
     """Where the cache is and how big."""
-    c = _engine().open_cache(cache_dir or True)
-    with c:
-        click.echo(f"{c.root}: {c.count()} results, {c.size() / 2**20:.1f} MiB of {c.max_bytes / 2**30:.1f} GiB")
+    with _open_cache_or_exit(cache_dir) as c:
+        mode = " (read-only)" if c.read_only else ""
+        click.echo(f"{c.root}{mode}: {c.count()} results, {c.size() / 2**20:.1f} MiB of "
+                   f"{c.max_bytes / 2**30:.1f} GiB")
+
+
+@cache.command("verify")
+@cache_dir_option
+def cache_verify(cache_dir) -> None:
+    """Check every cached media file against its digest and every result; remove what is damaged
+    (it re-renders on the next run). Exit 1 when something was damaged."""
+    with _open_cache_or_exit(cache_dir) as c:
+        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+        console = _stderr_console()
+        with Progress(BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=console,
+                      disable=not console.is_terminal, transient=True) as bar:
+            task = bar.add_task("verify", total=None)
+            report = c.verify(progress=lambda done, total: bar.update(task, completed=done, total=total))
+    size = f"{report.bytes / 2**20:.1f} MiB"
+    click.echo(f"checked {report.objects} media files ({size}) and {report.results} results "
+               f"in {report.seconds:.1f} s")
+    if report.ok:
+        click.echo("all intact")
+        return
+    click.echo(f"{len(report.damaged_objects)} damaged media file(s) removed; {report.dropped_results} "
+               "result(s) that needed them were dropped and will re-render on the next run")
+    sys.exit(EXIT_FAILED)
 
 
 @cache.command("clear")
 @cache_dir_option
 def cache_clear(cache_dir) -> None:
     """Delete every cached result and media file."""
-    c = _engine().open_cache(cache_dir or True)
-    with c:
+    with _open_cache_or_exit(cache_dir) as c:
         c.clear()
         click.echo(f"cleared {c.root}")
 
@@ -507,7 +719,8 @@ def models_pull(preset_ids: tuple[str, ...]) -> None:
             click.echo(f"{pid}: already here ({presets.is_present(preset)})", err=True)
             continue
         if preset.commercial is not True:
-            click.echo(f"{pid}: licence {preset.license} ({'non-commercial' if preset.commercial is False else 'limited commercial use'}); "
+            use = "non-commercial" if preset.commercial is False else "limited commercial use"
+            click.echo(f"{pid}: licence {preset.license} ({use}); "
                        "read the model card before you publish what it makes", err=True)
         click.echo(f"{pid}: downloading {preset.repo}@{preset.revision} (about {preset.download_gb:g} GB) "
                    f"into {presets.hub_cache()}", err=True)
@@ -515,7 +728,7 @@ def models_pull(preset_ids: tuple[str, ...]) -> None:
             path = presets.pull(preset, progress=sys.stderr.isatty())
         except NodeError as e:
             raise click.ClickException(f"{pid}: {e.message} — {e.fix}") from None
-        except Exception as e:  # network, auth (gated repos), disk
+        except Exception as e:  # noqa: BLE001 - network, auth (gated repos), disk: many libraries raise
             hint = " (a gated model: accept its licence on huggingface.co and run `hf auth login`)" \
                 if "401" in str(e) or "403" in str(e) or "gated" in str(e).lower() else ""
             raise click.ClickException(f"{pid}: download failed: {e}{hint}") from None

@@ -9,7 +9,9 @@ most one run at a time; runs never share state, and each writes only into its ow
 
 from __future__ import annotations
 
+import collections
 import copy
+import dataclasses
 import hashlib
 import logging
 import os
@@ -19,22 +21,32 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from reelgraph.graph import api
+from reelgraph.graph import (
+    Cache,
+    CancelToken,
+    Event,
+    Issue,
+    LocalExecutor,
+    Registry,
+    RunResult,
+    Workflow,
+    WorkflowError,
+    compile_workflow,
+    default_registry,
+    from_dict,
+    load,
+    loads,
+    looks_like_media,
+    open_cache,
+    plan,
+    validate,
+)
 from reelgraph.graph import types as t
-from reelgraph.graph import workflow as wfmod
-from reelgraph.graph.cache import Cache
-from reelgraph.graph.context import CancelToken
-from reelgraph.graph.errors import Issue, WorkflowError
-from reelgraph.graph.events import Event
-from reelgraph.graph.executor import LocalExecutor, RunResult
-from reelgraph.graph.executor import plan as plan_graph
-from reelgraph.graph.provenance import looks_like_media
-from reelgraph.graph.registry import Registry, default_registry
-from reelgraph.graph.validate import compile_workflow
 
 from .catalog import build_catalog
 
@@ -44,6 +56,10 @@ MAX_PREVIEWS = 6  # per node: a mapped node over six shots shows all six
 TEXT_PREVIEW = 400  # characters
 KEEP_RUNS = 30  # run folders kept under runs_dir; older ones are removed when a run starts
 KEEP_SESSIONS = 200  # sessions whose last run (statuses, previews) is remembered in memory
+# What the browser may hand over. Real workflows are kilobytes (a long storyboard a few hundred):
+# the bound keeps one tab from making every check and run hold and copy hundreds of megabytes.
+MAX_WORKFLOW = 4 << 20  # bytes of workflow JSON
+DEFAULT_MAX_UPLOAD = 1 << 30  # bytes per uploaded file (`reelgraph ui --max-upload`)
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -60,6 +76,38 @@ def _describe(i: Issue) -> str:
     """An issue as one sentence; "workflow:" is left out when it concerns the file as a whole."""
     text = str(i)
     return text if (i.node or i.field) else text.split(": ", 1)[1] if text.startswith("workflow: ") else text
+
+
+def size_text(n: int) -> str:
+    """A byte count as people write it: 1 GiB, 4 MiB, 1.5 KiB, 900 bytes."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):.3g} {unit}"
+    return f"{n} bytes"
+
+
+def _json_size_over(value: Any, limit: int) -> bool:
+    """Whether ``value`` (parsed JSON) would take more than ``limit`` bytes as JSON text; stops
+    counting as soon as it does, so a huge graph costs no more than the limit to refuse."""
+    total = 0
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            total += len(v) + 2
+        elif isinstance(v, dict):
+            total += 2 + 2 * len(v)
+            for k, item in v.items():
+                total += len(str(k)) + 2
+                stack.append(item)
+        elif isinstance(v, (list, tuple)):
+            total += 2 + len(v)
+            stack.extend(v)
+        else:
+            total += 8
+        if total > limit:
+            return True
+    return False
 
 
 def _slug(name: str, default: str = "workflow") -> str:
@@ -87,6 +135,7 @@ class Run:
     state: dict = field(default_factory=dict)
     output_path: Path | None = None
     outputs: list[Path] = field(default_factory=list)
+    abandoned: bool = False  # no page reads its events any more
 
     @property
     def running(self) -> bool:
@@ -97,11 +146,14 @@ class Editor:
     """Shared by every session of one app: the registry, the cache, the workspace and the runs."""
 
     def __init__(self, workspace: str | os.PathLike, runs_dir: str | os.PathLike | None = None,
-                 cache: bool | str | os.PathLike | Cache = True, registry: Registry | None = None):
+                 cache: bool | str | os.PathLike | Cache = True, registry: Registry | None = None,
+                 max_upload: int = DEFAULT_MAX_UPLOAD, max_workflow: int = MAX_WORKFLOW):
+        self.max_upload = max_upload
+        self.max_workflow = max_workflow
         self.workspace = Path(workspace).resolve()
         self.workspace.mkdir(parents=True, exist_ok=True)
         self.registry = registry or default_registry()
-        self.cache = api.open_cache(cache)
+        self.cache = open_cache(cache)
         if runs_dir is None:
             base = self.cache.root if self.cache is not None else Path(self.workspace)
             runs_dir = Path(base) / "editor-runs"
@@ -114,15 +166,24 @@ class Editor:
         self._previews: dict[str, dict[str, list]] = {}  # session -> node -> previews of its last run
 
     # ------------------------------------------------------------------ reading what the browser sends
-    def workflow(self, value: Any) -> wfmod.Workflow:
+    def workflow(self, value: Any) -> Workflow:
         """The browser's graph as a Workflow whose relative paths resolve in the workspace."""
+        if isinstance(value, str) and len(value) > self.max_workflow or \
+                isinstance(value, dict) and _json_size_over(value, self.max_workflow):
+            raise WorkflowError(Issue(f"the workflow is too large for the editor (over {size_text(self.max_workflow)})",
+                                      fix="shorten its texts, or run it with `reelgraph run WORKFLOW`"))
         if isinstance(value, str):
-            return wfmod.loads(value, source=str(self.workspace / "editor.json"))
+            return loads(value, source=str(self.workspace / "editor.json"))
         if not isinstance(value, dict):
             raise WorkflowError(Issue("the editor sent no graph", fix="reload the page"))
-        return wfmod.from_dict(copy.deepcopy(value), source=str(self.workspace / "editor.json"))
+        try:
+            raw = copy.deepcopy(value)  # migrations may change it; the caller's value stays as sent
+        except RecursionError:
+            raise WorkflowError(Issue("the workflow is nested too deeply to read",
+                                      fix="send a workflow as the editor saves it")) from None
+        return from_dict(raw, source=str(self.workspace / "editor.json"))
 
-    def _known_types(self, wf: wfmod.Workflow) -> None:
+    def _known_types(self, wf: Workflow) -> None:
         unknown = sorted({n.type for n in wf.nodes.values()} - self._types)
         if unknown:
             raise EditorError(f"this workflow uses node types this reelgraph does not have: {', '.join(unknown)}"
@@ -138,10 +199,14 @@ class Editor:
             state["issues"] = self._issues(value)
             return state
         nodes: dict[str, dict] = {}
-        issues = self._issues(value)
+        try:
+            wf = self.workflow(value)
+            issues = [_issue(i) for i in validate(wf, self.registry)]
+        except WorkflowError as e:
+            issues = [_issue(i) for i in e.issues]
         if not issues:
-            graph = compile_workflow(self.workflow(value), self.registry)
-            for entry in plan_graph(graph, self.cache, look_ahead=True):
+            cache = self.cache if self.cache is not None else False
+            for entry in plan(wf, cache=cache, registry=self.registry, look_ahead=True):
                 status = "cached" if entry.status == "cached" else "stale"
                 nodes[entry.node] = {"status": status, "message": None if status == "cached" else entry.reason}
         previews = self._previews.get(session, {})
@@ -166,7 +231,7 @@ class Editor:
             wf = self.workflow(value)
         except WorkflowError as e:
             return [_issue(i) for i in e.issues]
-        return [_issue(i) for i in api.validate(wf, self.registry)]
+        return [_issue(i) for i in validate(wf, self.registry)]
 
     # ------------------------------------------------------------------ running
     def start(self, value: Any, session: str) -> Run:
@@ -206,8 +271,12 @@ class Editor:
                 run.error = e
             finally:
                 ex.close()
-                run.done.set()
                 run.events.put(None)
+                if run.abandoned:  # no page reads its events
+                    self._release(run)
+                run.done.set()
+                if run.abandoned:  # abandoned just now: states() saw it still running
+                    self._release(run)
 
         threading.Thread(target=target, name=f"reelgraph-ui-run-{run_id}", daemon=True).start()
         return run
@@ -251,10 +320,26 @@ class Editor:
                     last_sent, dirty = now, False
                     yield copy.deepcopy(run.state)
             self._finish(run)
+            self._release(run)
             yield copy.deepcopy(run.state)
         finally:
-            if run.running:  # the browser went away mid-run: don't keep computing for nobody
+            if not finished:  # the browser went away: don't keep computing, nor its events, for nobody
+                run.abandoned = True
                 run.cancel.cancel()
+                if not run.running:
+                    self._release(run)
+
+    @staticmethod
+    def _release(run: Run) -> None:
+        """Drop what only the live run needed: its queued events and every node's values (the page
+        keeps its statuses and previews; the API its outputs)."""
+        while True:
+            try:
+                run.events.get_nowait()
+            except queue.Empty:
+                break
+        if run.result is not None and run.result.values:
+            run.result = dataclasses.replace(run.result, values={})
 
     def _running_message(self, run: Run, seconds: float) -> str:
         nodes = run.state["nodes"].values()
@@ -357,31 +442,40 @@ class Editor:
     def run_blocking(self, value: Any, session: str) -> tuple[Run, dict]:
         """Run to the end (the headless API): the run and its final state."""
         run = self.start(value, session)
-        state = run.state
-        for state in self.states(run, interval=0.5):
-            pass
-        return run, state
+        last = collections.deque(self.states(run, interval=0.5), maxlen=1)
+        return run, last[0] if last else run.state
 
     # ------------------------------------------------------------------ files
-    def _uploaded(self, path: Any, upload_root: str | os.PathLike) -> Path:
-        """A path the browser got from ``upload()``: it must lie in Gradio's upload folder."""
+    def _uploaded(self, path: Any, upload_root: str | os.PathLike, name: str = "") -> Path:
+        """A path the browser got from ``upload()``: it must lie in Gradio's upload folder, and be
+        no larger than the upload limit (Gradio enforces it too; this holds for any way in)."""
         if not isinstance(path, str) or not path:
             raise EditorError("no file was sent")
-        p = Path(path).resolve()
-        root = Path(upload_root).resolve()
-        if root not in p.parents or not p.is_file():
+        try:
+            p = Path(path).resolve()
+            ok = Path(upload_root).resolve() in p.parents and p.is_file()
+        except (OSError, ValueError):  # a NUL byte, a loop of links
+            ok = False
+        if not ok:
             raise EditorError("that file was not uploaded through the editor — use Open or drop the file")
+        size = p.stat().st_size
+        if size > self.max_upload:
+            raise EditorError(f"{name or p.name} is {size_text(size)}, over the editor's upload limit of "
+                              f"{size_text(self.max_upload)} — start it with a larger --max-upload "
+                              "(or $REELGRAPH_MAX_UPLOAD)")
         return p
 
-    def _graph_payload(self, wf: wfmod.Workflow, message: str) -> dict:
+    def _graph_payload(self, wf: Workflow, message: str) -> dict:
         self._known_types(wf)
         return {"ok": True, "graph": wf.to_dict(), "message": message}
 
     def open_text(self, text: Any, name: str = "workflow.json") -> dict:
         if not isinstance(text, str) or not text.strip():
             return {"ok": False, "error": f"{name}: the file is empty"}
+        if len(text) > self.max_workflow:
+            return {"ok": False, "error": f"{name} is too large for a workflow (over {size_text(self.max_workflow)})"}
         try:
-            wf = wfmod.loads(text)
+            wf = loads(text)
             return self._graph_payload(wf, f"Opened {name}")
         except WorkflowError as e:
             return {"ok": False, "error": f"{name} is not a reelgraph workflow: "
@@ -391,11 +485,14 @@ class Editor:
 
     def open_file(self, path: Any, name: str, upload_root: str | os.PathLike) -> dict:
         try:
-            p = self._uploaded(path, upload_root)
+            p = self._uploaded(path, upload_root, name)
         except EditorError as e:
             return {"ok": False, "error": str(e)}
         name = name or p.name
         if Path(name).suffix.lower() == ".json" or p.suffix.lower() == ".json":
+            if p.stat().st_size > self.max_workflow:
+                return {"ok": False, "error": f"{name} is too large for a workflow (over "
+                                              f"{size_text(self.max_workflow)})"}
             try:
                 return self.open_text(p.read_text(encoding="utf-8"), name)
             except UnicodeDecodeError:
@@ -403,7 +500,7 @@ class Editor:
         if not looks_like_media(p) and not looks_like_media(name):
             return {"ok": False, "error": f"{name}: open a workflow (.json) or a PNG/MP4/WebM made by reelgraph"}
         try:
-            wf = api.load(p)
+            wf = load(p)
         except WorkflowError as e:
             return {"ok": False, "error": f"{name}: " + "; ".join(i.message for i in e.issues[:2])}
         except (OSError, ValueError) as e:
@@ -418,16 +515,20 @@ class Editor:
             wf = self.workflow(value)
         except WorkflowError as e:
             return {"ok": False, "error": "cannot save: " + "; ".join(_describe(i) for i in e.issues[:3])}
-        issues = [_issue(i) for i in api.validate(wf, self.registry)]
+        issues = [_issue(i) for i in validate(wf, self.registry)]
         return {"ok": True, "text": wf.to_json(), "name": _slug(wf.name) + ".json", "issues": issues}
 
     def import_media(self, path: Any, name: str, upload_root: str | os.PathLike, url: str | None = None) -> dict:
         """Copy an uploaded file into the workspace's uploads/ and return the param value for it."""
         try:
-            p = self._uploaded(path, upload_root)
+            p = self._uploaded(path, upload_root, name)
         except EditorError as e:
             return {"ok": False, "error": str(e)}
-        digest = hashlib.sha256(p.read_bytes()).hexdigest()[:10]
+        h = hashlib.sha256()
+        with open(p, "rb") as f:  # in pieces: a 1 GB video must not be read into memory at once
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        digest = h.hexdigest()[:10]
         clean = _slug(Path(name or p.name).stem, "file") + Path(name or p.name).suffix.lower()
         dest = self.workspace / "uploads" / f"{digest}-{clean}"
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -440,7 +541,7 @@ class Editor:
         out = []
         for name in workflows.names():
             try:
-                title = wfmod.load(workflows.path(name)).name or name
+                title = load(workflows.path(name)).name or name
             except WorkflowError:
                 continue
             out.append({"id": name, "title": title})
@@ -452,7 +553,7 @@ class Editor:
         if not isinstance(example_id, str) or example_id not in workflows.names():
             return {"ok": False, "error": f"no example named {example_id!r}"}
         src = workflows.path(example_id)
-        wf = wfmod.load(src)
+        wf = load(src)
         # Examples name their media relative to their own folder; give the workspace a copy.
         media = src.parent / "media"
         if media.is_dir():

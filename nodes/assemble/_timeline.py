@@ -105,7 +105,7 @@ def filter_graphs(p: Plan, width: int, height: int, fit: str,
         return ";".join(vchains), None, vout, None
     achains: list[str] = []
     samples = [int(Fraction(c.out_frames) / R * RATE + Fraction(1, 2)) for c in p.clips]
-    for i, c in enumerate(p.clips):
+    for i in range(n):
         if i in audio_inputs:
             a = [f"[{audio_inputs[i]}:a:0]asetpts=PTS-STARTPTS", f"aresample={RATE}",
                  "aformat=sample_fmts=fltp:channel_layouts=stereo",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
+import tempfile
 import wave
 from pathlib import Path
 
@@ -14,6 +16,8 @@ from . import ffmpeg
 
 RATE = 48000  # every audio node works at 48 kHz stereo; loaders resample to it
 CHANNELS = 2
+# The longest sound one node reads whole (audio.mix makes beds this long): 2.8 GB of float samples.
+MAX_SECONDS = 7200.0
 
 
 def write_wav(path: str | os.PathLike, samples: np.ndarray, rate: int = RATE, chunk: int = 1 << 20) -> dict:
@@ -46,16 +50,58 @@ def audio_meta(samples: np.ndarray, rate: int = RATE) -> dict:
 
 
 def read_audio(path: str | os.PathLike, rate: int = RATE, channels: int = CHANNELS,
-               field: str | None = None) -> np.ndarray:
-    """Decode any audio ffmpeg reads (WAV, MP3, AAC, the audio of a video) to float32 (n, channels)."""
+               field: str | None = None, start: float = 0.0, seconds: float | None = None) -> np.ndarray:
+    """Decode any audio ffmpeg reads (WAV, MP3, AAC, the audio of a video) to float32 (n, channels).
+
+    Only ``seconds`` from ``start`` are decoded (ffmpeg seeks, then stops), streamed into one buffer:
+    two seconds of an hour-long file cost two seconds of samples. Without ``seconds``, to the end,
+    but a file longer than ``MAX_SECONDS`` raises NodeError naming ``field`` once that much is read.
+    """
     p = Path(path)
-    out = subprocess.run([ffmpeg.exe(), "-v", "error", "-nostdin", "-i", str(p), "-vn", "-f", "f32le",
-                          "-ac", str(channels), "-ar", str(rate), "-"], capture_output=True)
-    if out.returncode != 0:
-        msg = out.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise NodeError(f"cannot read {p.name} as audio: {msg[-1] if msg else 'ffmpeg failed'}",
-                        field=field, fix="give a WAV, MP3, AAC/M4A, OGG or FLAC file")
-    return np.frombuffer(out.stdout, np.float32).reshape(-1, channels).copy()
+    whole = seconds is None
+    span = MAX_SECONDS + 1.0 if whole else float(seconds)
+    cmd = [ffmpeg.exe(), "-v", "error", "-nostdin"]
+    if start > 0:
+        cmd += ["-ss", f"{start:.6f}"]
+    cmd += ["-i", str(p), "-vn", "-t", f"{span:.6f}", "-f", "f32le", "-ac", str(channels), "-ar", str(rate), "-"]
+    frame = 4 * channels
+    limit = (n_samples(span, rate) + 1) * frame  # the resampler may round up by a sample
+    buf = bytearray()
+    with tempfile.TemporaryFile() as err:  # a file, not a pipe: a chatty decoder cannot stall us
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
+        with proc:
+            assert proc.stdout is not None
+            while len(buf) < limit:
+                chunk = proc.stdout.read(min(1 << 20, limit - len(buf)))
+                if not chunk:
+                    break
+                buf += chunk
+            stopped = len(buf) >= limit
+            if stopped:
+                proc.kill()
+            code = proc.wait()
+        if code != 0 and not stopped:
+            err.seek(0)
+            msg = err.read(1 << 16).decode("utf-8", "replace").strip().splitlines()
+            raise NodeError(f"cannot read {p.name} as audio: {msg[-1] if msg else 'ffmpeg failed'}",
+                            field=field, fix="give a WAV, MP3, AAC/M4A, OGG or FLAC file")
+    del buf[len(buf) - len(buf) % frame:]
+    x = np.frombuffer(buf, np.float32).reshape(-1, channels)  # no copy: the buffer is ours alone
+    if whole and len(x) > n_samples(MAX_SECONDS, rate):
+        raise NodeError(f"{p.name} is longer than {MAX_SECONDS:g} s, the most a node reads whole",
+                        field=field, fix="use a shorter file (io.load_audio's seconds takes a part of it)")
+    return x
+
+
+_DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
+
+
+def duration(path: str | os.PathLike) -> float | None:
+    """What a file's container says its duration is (read from the header, nothing decoded); None
+    when it says nothing, or is not media at all (decoding it then says why)."""
+    out = subprocess.run([ffmpeg.exe(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True)
+    m = _DURATION.search(out.stderr.decode("utf-8", "replace"))
+    return int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3]) if m else None
 
 
 def fit_length(x: np.ndarray, n: int) -> np.ndarray:

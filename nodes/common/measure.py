@@ -62,7 +62,7 @@ def inspect(path: str | os.PathLike, field: str | None = None) -> dict:
         if mf:
             info["fps"] = float(mf["v"]) * (1000 if mf["k"] else 1)
         parts = _top_level_split(rest)
-        info["pix_fmt"] = re.split(r"[(\s]", parts[1].strip(), 1)[0] if len(parts) > 1 else None
+        info["pix_fmt"] = re.split(r"[(\s]", parts[1].strip(), maxsplit=1)[0] if len(parts) > 1 else None
         info["rotated"] = bool(re.search(r"rotation of -?[1-9]", head))
         frames = _FRAME.findall(log)
         info["frames"] = int(frames[-1]) if frames else 0

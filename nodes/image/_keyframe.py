@@ -336,21 +336,24 @@ def animal(s: Shapes, kind: str, x: float, feet: float, length: float, facing: i
                    width=2.2 * u)
             s.line([(ax - f * hr * 0.3, hy - hr * 2), (ax + f * hr * 0.7, hy - hr * 3.1)], width=2.2 * u)
     elif kind in ("horse", "cow", "goat"):
-        s.poly([(hx - f * hr * 0.5, hy - hr * 0.6), (hx - f * hr * 0.8, hy - hr * 1.7), (hx - f * hr * 0.05, hy - hr * 0.8)])
+        s.poly([(hx - f * hr * 0.5, hy - hr * 0.6), (hx - f * hr * 0.8, hy - hr * 1.7),
+                (hx - f * hr * 0.05, hy - hr * 0.8)])
     elif kind in ("bear", "lion", "tiger", "sheep"):
         s.circle(hx - f * hr * 0.45, hy - hr * 0.85, hr * 0.38)
     else:  # pointed ears: fox, wolf, dog, cat, rabbit...
         ear = 2.6 if kind in ("rabbit", "hare") else 1.75
         for dx in (-0.55, 0.15):
             ex = hx + f * dx * hr
-            s.poly([(ex - hr * 0.42, hy - hr * 0.55), (ex + f * hr * 0.05, hy - hr * ear), (ex + hr * 0.42, hy - hr * 0.5)])
+            s.poly([(ex - hr * 0.42, hy - hr * 0.55), (ex + f * hr * 0.05, hy - hr * ear),
+                    (ex + hr * 0.42, hy - hr * 0.5)])
     tx, ty = x - f * 34 * u, by - bh * 0.3
     if kind in ("fox", "wolf"):  # a bushy tail
         s.poly([(tx + f * 4 * u, ty - 3 * u), (tx - f * 18 * u, ty + 2 * u), (tx - f * 36 * u, ty + 14 * u),
                 (tx - f * 42 * u, ty + 24 * u), (tx - f * 30 * u, ty + 24 * u), (tx - f * 12 * u, ty + 16 * u),
                 (tx + f * 4 * u, ty + 8 * u)])
     elif kind == "horse":
-        s.poly([(tx, ty - 2 * u), (tx - f * 12 * u, ty + 20 * u), (tx - f * 8 * u, ty + 42 * u), (tx + f * 3 * u, ty + 10 * u)])
+        s.poly([(tx, ty - 2 * u), (tx - f * 12 * u, ty + 20 * u), (tx - f * 8 * u, ty + 42 * u),
+                (tx + f * 3 * u, ty + 10 * u)])
     elif kind in ("cat", "lion", "tiger", "dog", "cow"):
         s.line([(tx, ty), (tx - f * 14 * u, ty + 6 * u), (tx - f * 20 * u, ty - 8 * u)], width=3.2 * u)
     else:
@@ -385,8 +388,10 @@ def boat(s: Shapes, x: float, water_y: float, length: float, sail: bool) -> None
             (x + L * 0.4, water_y + L * 0.02), (x - L * 0.42, water_y + L * 0.02)])
     if sail:
         s.line([(x, water_y - L * 0.14), (x, water_y - L * 1.0)], width=max(1.0, L * 0.02))
-        s.poly([(x + L * 0.03, water_y - L * 0.95), (x + L * 0.42, water_y - L * 0.2), (x + L * 0.03, water_y - L * 0.2)])
-        s.poly([(x - L * 0.03, water_y - L * 0.75), (x - L * 0.3, water_y - L * 0.22), (x - L * 0.03, water_y - L * 0.22)])
+        s.poly([(x + L * 0.03, water_y - L * 0.95), (x + L * 0.42, water_y - L * 0.2),
+                (x + L * 0.03, water_y - L * 0.2)])
+        s.poly([(x - L * 0.03, water_y - L * 0.75), (x - L * 0.3, water_y - L * 0.22),
+                (x - L * 0.03, water_y - L * 0.22)])
 
 
 def conifer(s: Shapes, x: float, base: float, h: float) -> None:
@@ -398,7 +403,8 @@ def conifer(s: Shapes, x: float, base: float, h: float) -> None:
 
 
 def leafy_tree(s: Shapes, leaves: Shapes, x: float, base: float, h: float, rng: np.random.Generator) -> None:
-    s.poly([(x - h * 0.05, base), (x + h * 0.05, base), (x + h * 0.03, base - h * 0.55), (x - h * 0.03, base - h * 0.55)])
+    s.poly([(x - h * 0.05, base), (x + h * 0.05, base), (x + h * 0.03, base - h * 0.55),
+            (x - h * 0.03, base - h * 0.55)])
     s.line([(x, base - h * 0.45), (x + h * 0.16, base - h * 0.65)], width=h * 0.03)
     s.line([(x, base - h * 0.5), (x - h * 0.15, base - h * 0.68)], width=h * 0.03)
     for _ in range(7):
@@ -888,7 +894,8 @@ def _lighthouse(img, W, H, horizon, scene, pal, light_x) -> None:
         for f in (0.25, 0.6):
             y0 = base - th * f
             w0, w1 = bw - (bw - tw) * f, bw - (bw - tw) * (f + 0.12)
-            stripe.poly([(x - w0 / 2, y0), (x + w0 / 2, y0), (x + w1 / 2, y0 - th * 0.12), (x - w1 / 2, y0 - th * 0.12)])
+            stripe.poly([(x - w0 / 2, y0), (x + w0 / 2, y0), (x + w1 / 2, y0 - th * 0.12),
+                         (x - w1 / 2, y0 - th * 0.12)])
         stripe.paint(img, shade(pal.accent, 0.5 + 0.4 * pal.exposure))
     lamp = Shapes((W, H))
     lamp.rect(x - tw * 0.32, lamp_y - S * 0.016, x + tw * 0.32, lamp_y + S * 0.016)

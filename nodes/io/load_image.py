@@ -26,9 +26,7 @@ class LoadImageNode(Node):
     def run(self, ctx, path):
         from PIL import Image as PILImage
         from PIL import ImageOps, UnidentifiedImageError
-        src = ctx.user_path(path, "path")
-        if src.is_dir():
-            raise NodeError(f"path {path!r} is a folder", field="path", fix="name an image file inside it")
+        src = files.user_file(ctx, path, "path", what=f"an image file ({_FORMATS})")
         ctx.progress(0.1, f"reading {src.name}")
         try:
             with warnings.catch_warnings():

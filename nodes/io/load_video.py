@@ -26,9 +26,7 @@ class LoadVideoNode(Node):
         return files.path_fingerprint(values, workspace)
 
     def run(self, ctx, path, start, seconds):
-        src = ctx.user_path(path, "path")
-        if src.is_dir():
-            raise NodeError(f"path {path!r} is a folder", field="path", fix="name a video file inside it")
+        src = files.user_file(ctx, path, "path", what="a video file (MP4, MOV, WebM, MKV, AVI...)")
         info = _media.inspect(src, "path")  # exact frame count and pixel format; fails for non-media
         if not info.get("has_video"):
             raise NodeError(f"{src.name} has no video stream", field="path",

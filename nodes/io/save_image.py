@@ -1,8 +1,6 @@
-import os
-import tempfile
 from pathlib import Path
 
-from reelgraph.graph import Choice, Image, Input, Node, NodeError, Output, Param, Resources, Text
+from reelgraph.graph import Choice, Image, Input, Node, NodeError, Output, Param, Resources, Text, safe_write
 from reelgraph.nodes.common import provenance
 
 FORMATS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
@@ -17,6 +15,7 @@ class SaveImageNode(Node):
     output = True
     cacheable = False
     resources = Resources(cpu=1)
+    writes_params = ("filename",)  # a file it writes: `run --from` does not write it (see ui/cli.py)
 
     image = Input(Image, doc="The image to save.")
     filename = Param(Text, default="",
@@ -76,20 +75,9 @@ def _target(ctx, filename: str, format: str) -> Path:
 
 
 def _write_atomic(src: Path, target: Path, field: str) -> None:
-    """Copy ``src`` to ``target`` through a temporary file beside it: readers never see half a file."""
+    """Copy ``src`` to ``target`` atomically (a symlink is written through, a device written into)."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+        safe_write.copy_file(src, target)
     except OSError as e:
-        raise NodeError(f"cannot write to {target.parent}: {e.strerror or e}", field=field,
-                        fix="choose a folder you can write to") from None
-    try:
-        with os.fdopen(fd, "wb") as f, open(src, "rb") as s:
-            while chunk := s.read(1 << 20):
-                f.write(chunk)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
         raise NodeError(f"cannot write {target}: {e.strerror or e}", field=field,
-                        fix="check the folder's permissions and free space") from None
+                        fix="choose a folder you can write to, on a disk with free space") from None

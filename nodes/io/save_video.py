@@ -1,9 +1,6 @@
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
-from reelgraph.graph import Bool, Choice, Input, Node, NodeError, Output, Param, Resources, Text, Video
+from reelgraph.graph import Bool, Choice, Input, Node, NodeError, Output, Param, Resources, Text, Video, safe_write
 from reelgraph.nodes.common import ffmpeg, provenance
 from reelgraph.nodes.common import measure as _media
 from reelgraph.nodes.common import subrip as _subs
@@ -24,6 +21,7 @@ class SaveVideoNode(Node):
     output = True
     cacheable = False
     resources = Resources(cpu=1)
+    writes_params = ("filename",)  # a file it writes: `run --from` does not write it (see ui/cli.py)
 
     video = Input(Video, doc="The finished video.")
     subtitles = Input(Text, required=False,
@@ -63,12 +61,14 @@ class SaveVideoNode(Node):
             srt_file = ctx.temp_path(".srt")
             srt_file.write_text(srt, encoding="utf-8")
             args += ["-f", "srt", "-i", str(srt_file)]
+        meta_input, meta_map = provenance.ffmpeg_metadata_args(ctx, inputs=2 if soft else 1)
+        args += meta_input
         args += ["-map", "0:v:0"]
         if info["has_audio"]:
             args += ["-map", "0:a:0"]
         if soft:
             args += ["-map", "1:s:0", "-metadata:s:s:0", "language=und"]
-        args += ["-map_metadata", "-1", "-map_chapters", "-1"]
+        args += [*meta_map, "-map_chapters", "-1"]
         even = "crop=trunc(iw/2)*2:trunc(ih/2)*2"
         copied = False
         if format == "mp4":
@@ -92,7 +92,6 @@ class SaveVideoNode(Node):
                 args += ["-c:a", "libopus", "-b:a", _OPUS[quality]]
             if soft:
                 args += ["-c:s", "webvtt"]
-        args += provenance.ffmpeg_metadata_args(ctx)
         out = ctx.temp_path("." + format)
         args += ["-f", "mp4" if format == "mp4" else "webm", str(out)]
         ffmpeg.run(ctx, args, duration=meta["duration"], what=f"saving {format}", field="video")
@@ -104,9 +103,10 @@ class SaveVideoNode(Node):
             meta["srt"] = srt
         ref = ctx.store_file(out, "video", **meta)
         if target is not None:
-            _write_atomic(target, lambda tmp: _copy(ref.path, tmp))
+            _write(target, lambda: safe_write.copy_file(ref.path, target))
             if srt:
-                _write_atomic(target.with_suffix(".srt"), lambda tmp: tmp.write_text(srt, encoding="utf-8"))
+                side = target.with_suffix(".srt")
+                _write(side, lambda: safe_write.write_bytes(side, srt.encode("utf-8")))
         return {"video": ref}
 
 
@@ -125,20 +125,9 @@ def _target(ctx, filename: str, format: str) -> Path:
     return path
 
 
-def _copy(src: str, dst: Path) -> None:
-    shutil.copyfile(src, dst)
-
-
-def _write_atomic(path: Path, write) -> None:
-    """Write through a temporary file beside ``path`` and rename it: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
+def _write(path: Path, write) -> None:
     try:
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        write()
+    except OSError as e:
+        raise NodeError(f"cannot write {path}: {e.strerror or e}", field="filename",
+                        fix="choose a folder you can write to, on a disk with free space") from None

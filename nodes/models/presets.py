@@ -5,7 +5,9 @@ A node's ``model`` param names what to load, in one of three ways:
   (``HF_HUB_CACHE`` / ``HF_HOME``), or in ``$REELGRAPH_MODELS/<id>`` when that folder exists;
 - a hub repo id (``org/name``): looked up in the Hugging Face cache;
 - a local folder (absolute, or relative to the workflow's folder): a diffusers pipeline
-  (``model_index.json``) or a transformers model (``config.json``).
+  (``model_index.json``) or a transformers model (``config.json``). It must lie in the workflow's
+  folder, under ``$REELGRAPH_MODELS`` or in the Hugging Face cache: a workflow (one opened in the
+  editor, say) cannot make the server read, or tell apart, folders anywhere else.
 Nothing here downloads: a run never reaches the network. ``pull`` is the one place that does.
 """
 
@@ -120,6 +122,35 @@ class Located(BaseModel):
         return self.preset.id if self.preset else self.ref
 
 
+def model_roots(workspace: Path | None) -> list[Path]:
+    """The folders a local model folder may lie in: the workspace (the workflow's folder),
+    $REELGRAPH_MODELS and the Hugging Face cache."""
+    roots = [Path(workspace) if workspace is not None else Path.cwd(), hub_cache()]
+    own = models_dir()
+    if own is not None:
+        roots.append(own)
+    return [r.resolve() for r in roots]
+
+
+def _local_folder(ref: str, workspace: Path | None, field: str) -> Path:
+    """The folder ``ref`` names, resolved (links followed), or a NodeError. Outside the allowed roots
+    the answer is the same whether the folder exists, is a file or is missing."""
+    try:
+        raw = Path(ref).expanduser()
+        path: Path | None = (raw if raw.is_absolute() else Path(workspace or Path.cwd()) / raw).resolve()
+    except (OSError, RuntimeError, ValueError):  # ~nobody, a loop of links, a NUL byte
+        path = None
+    if path is None or not any(path == r or r in path.parents for r in model_roots(workspace)):
+        raise NodeError(f"model folder {ref!r} is outside the folders models are read from", field=field,
+                        fix="put the model folder inside the workflow's folder (and give its relative path), "
+                            "or under $REELGRAPH_MODELS or the Hugging Face cache")
+    if not path.is_dir():
+        raise NodeError(f"model folder not found: {ref}", field=field,
+                        fix="point model at a folder saved with save_pretrained (relative paths are "
+                            "relative to the workflow's folder), or use a preset id: reelgraph models list")
+    return path
+
+
 def _looks_like_path(ref: str) -> bool:
     return ref.startswith(("/", "./", "../", "~", "\\")) or ref.count("/") > 1 or "\\" in ref \
         or (len(ref) > 1 and ref[1] == ":")  # C:\models on Windows
@@ -195,13 +226,7 @@ def locate(ref: str, task: str, *, tier: str, workspace: Path | None = None, nod
                             f"{task.replace('_', '-')}", field=field, fix=f"use one of: {fit}")
         return _locate_preset(preset, field)
     if _looks_like_path(ref) or (workspace is not None and (Path(workspace) / ref).is_dir()):
-        raw = Path(ref).expanduser()
-        path = raw if raw.is_absolute() else (Path(workspace or Path.cwd()) / raw)
-        path = path.resolve()
-        if not path.is_dir():
-            raise NodeError(f"model folder not found: {ref}", field=field,
-                            fix="point model at a folder saved with save_pretrained (relative paths are "
-                                "relative to the workflow's folder), or use a preset id: reelgraph models list")
+        path = _local_folder(ref, workspace, field)
         kind = _folder_kind(path)
         if kind is None:
             raise NodeError(f"{path} holds neither model_index.json (diffusers) nor config.json "

@@ -65,7 +65,8 @@ def render(tokenizer, system: str, user: str, warn: Callable[[str], None]) -> st
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
         try:
             return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        except (TemplateError, ValueError) as e:  # some templates (Gemma's) refuse a system turn: fold it into the user's
+        except (TemplateError, ValueError) as e:
+            # some templates (Gemma's) refuse a system turn: fold it into the user's
             if "system" not in str(e).lower():
                 raise NodeError(f"the model's chat template failed: {e}", field="model",
                                 fix="choose an instruct model whose tokenizer has a working chat "

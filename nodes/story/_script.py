@@ -208,7 +208,7 @@ def _tokens(script: str) -> list[_Tok]:
                 continue
             in_chars = False
         if indented and prev is not None and prev.kind == "field" and toks[-1] is prev \
-                and not (_field_key(text) or ("", ""))[0] in ALL_KEYS:
+                and (_field_key(text) or ("", ""))[0] not in ALL_KEYS:
             prev.text = (prev.text + " " + text).strip()  # a field's value goes on
             continue
         if _RULE.match(text):
