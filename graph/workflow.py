@@ -332,11 +332,10 @@ def _where(path: tuple) -> tuple[str | None, str | None]:
 
 
 def save(wf: Workflow, path: str | os.PathLike) -> None:
-    """Write a workflow file atomically (a crash never leaves half a file)."""
-    p = Path(path)
-    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-    tmp.write_text(wf.to_json(), encoding="utf-8")
-    os.replace(tmp, p)
+    """Write a workflow file atomically (a crash never leaves half a file); a symlink is written
+    through and a device or pipe written into, never replaced (``safe_write``)."""
+    from .safe_write import write_bytes
+    write_bytes(path, wf.to_json().encode("utf-8"))
 
 
 def json_schema() -> dict:

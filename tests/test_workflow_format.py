@@ -460,3 +460,14 @@ def test_api_validate_returns_load_problems_as_issues(tmp_path):
 
 def test_resources_are_readable_paths():
     assert isinstance(resource("wf_v0.json"), Path) and resource("wf_v0.json").is_file()
+
+
+def test_saving_a_workflow_through_a_symlink_writes_its_target_and_keeps_the_link(tmp_path):
+    target = tmp_path / "real.json"
+    target.write_text("{}")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    wf = graph.load({"schema": "reelgraph/workflow", "version": 1, "name": "linked", "nodes": {}, "edges": []})
+    graph.save(wf, link)
+    assert link.is_symlink()
+    assert graph.load(target).name == "linked"
