@@ -28,6 +28,20 @@ sysdeps:
 	      { $$SUDO apt-get update -q >/dev/null 2>&1 && $$SUDO apt-get install -y -q espeak-ng >/dev/null 2>&1; } ) || \
 	      echo "note: could not install espeak-ng; narration will be silent (apt-get install espeak-ng)"; \
 	  else echo "note: espeak-ng not found; narration will be silent (install espeak-ng)"; fi; }
+	@# Fonts for text in any script (Noto: core scripts, CJK, colour emoji) and raqm to shape Arabic,
+	@# Hebrew and Devanagari; without them captions warn and show boxes for what no font draws.
+	@fonts=; fc-list 2>/dev/null | grep -q NotoSans-Regular || fonts="$$fonts fonts-noto-core"; \
+	  fc-list 2>/dev/null | grep -q NotoSansCJK || fonts="$$fonts fonts-noto-cjk"; \
+	  fc-list 2>/dev/null | grep -q NotoColorEmoji || fonts="$$fonts fonts-noto-color-emoji"; \
+	  ldconfig -p 2>/dev/null | grep -q libraqm || fonts="$$fonts libraqm0"; \
+	  [ -z "$$fonts" ] || { \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    SUDO=; [ "$$(id -u)" = 0 ] || SUDO="sudo -n"; \
+	    echo "installing$$fonts (text in any script) with apt-get"; \
+	    ( $$SUDO apt-get install -y -q $$fonts >/dev/null 2>&1 || \
+	      { $$SUDO apt-get update -q >/dev/null 2>&1 && $$SUDO apt-get install -y -q $$fonts >/dev/null 2>&1; } ) || \
+	      echo "note: could not install$$fonts; non-Latin captions will warn and show boxes"; \
+	  else echo "note: install$$fonts for captions in any script"; fi; }
 
 # The editor's browser tests drive Debian's chromium through Playwright (never a downloaded browser).
 browser:

@@ -114,9 +114,10 @@ def test_the_audio_nodes_are_registered_with_the_contract_ports():
     reg = graph.default_registry()
     expect = {
         "audio.music": ([], ["mood", "seconds", "tempo", "seed", "steps", "backend", "model"]),
-        "audio.speech": (["text"], ["voice", "speed", "pitch", "seed", "backend", "model"]),
-        "audio.mix": (["music", "voices", "starts"],
-                      ["seconds", "music_db", "voice_db", "duck_db", "fade_out", "format"]),
+        "audio.speech": (["text"], ["language", "voice", "speed", "pitch", "seed", "backend", "model"]),
+        "audio.mix": (["music", "voices", "starts", "narration_fit"],
+                      ["seconds", "music_db", "voice_db", "duck_db", "fade_out", "fit", "max_speedup",
+                       "format"]),
         "io.load_audio": ([], ["path", "start", "seconds"]),
     }
     for type_id, (inputs, params) in expect.items():

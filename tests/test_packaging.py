@@ -130,6 +130,8 @@ def test_wheel_contents(wheel):
         assert f"reelgraph/workflows/{wf.name}" in names
     # the editor's canvas ships built: pip users need no Node, and its sources stay out of the wheel
     assert "reelgraph/ui/static/canvas.js" in names
+    for lang in (REPO / "ui" / "i18n").glob("*.json"):  # node titles and tooltips in other languages
+        assert f"reelgraph/ui/i18n/{lang.name}" in names
     assert not [n for n in names if "/frontend/" in n or "node_modules" in n]
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()

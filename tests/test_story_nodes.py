@@ -328,7 +328,7 @@ def test_shot_fields_unpacks_a_shot(ctx):
     out = node("story.shot_fields").run(ctx, shot=shots[1])
     assert out == {"number": 2, "prompt": "Mara climbs the spiral stairs, lantern in hand.", "duration": 4.0,
                    "camera": "tilt_up", "transition": "crossfade", "narration": "Not tonight, storm.",
-                   "seed": 7, "caption": "The climb"}
+                   "seed": 7, "caption": "The climb", "language": "", "narration_fit": ""}
 
 
 def test_shot_fields_fills_seed_and_caption_for_a_bare_shot(ctx):

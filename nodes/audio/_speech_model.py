@@ -45,9 +45,12 @@ def sentences(text: str, limit: int = MAX_CHARS) -> list[str]:
     return out
 
 
-def speak(ctx, loaded, text: str, speed: int, seed: int) -> tuple[np.ndarray, str]:
-    """(float32 (samples, 2) at 48 kHz, engine) for ``text``; blank text is 0.1 s of silence."""
+def speak(ctx, loaded, text: str, speed: int, seed: int, language: str = "") -> tuple[np.ndarray, str]:
+    """(float32 (samples, 2) at 48 kHz, engine) for ``text``; blank text is 0.1 s of silence.
+    ``language``: the line's language code, checked against the one the model speaks."""
     run.check_pipeline(loaded, PIPELINES, "read text aloud")
+    if (text or "").strip() and language:
+        _check_language(ctx, run.label(loaded), language)
     obj = loaded.obj
     model, tokenizer = obj["model"], obj["tokenizer"]
     if not (text or "").strip():
@@ -77,6 +80,31 @@ def speak(ctx, loaded, text: str, speed: int, seed: int) -> tuple[np.ndarray, st
         return silence(estimated_seconds(text, speed)), "silence"
     mono = np.concatenate(pieces)[:, None]
     return np.repeat(resample(mono, model_rate, RATE), 2, axis=1), "vits"
+
+
+_MMS = re.compile(r"mms-tts-([a-z]{3})", re.I)
+
+
+def model_language(label: str) -> str:
+    """The ISO 639-3 code of the language a VITS model speaks: MMS-TTS says it in its name
+    (facebook/mms-tts-eng); the others (VITS LJ Speech) are English."""
+    m = _MMS.search(label or "")
+    return m.group(1).lower() if m else "eng"
+
+
+def _check_language(ctx, label: str, code: str) -> None:
+    """Warn when the line is in another language than the model speaks: a VITS vocabulary drops the
+    letters it lacks, so the line comes out garbled or silent. No download: a warning that names
+    the model to use and the draft voice that speaks it now."""
+    from reelgraph.nodes.common import language as lang
+    want = lang.info(code)
+    have = model_language(label)
+    if want.iso3 == have:
+        return
+    ctx.warn(f"model {label} speaks '{have}', but this line is {want.name} ('{code}'): it will be "
+             f"garbled or silent. Use a model for {want.name} (MMS-TTS: facebook/mms-tts-{want.iso3}, "
+             f"where the MMS collection has one; some need the text romanized), or the "
+             f"draft backend, which reads it with the espeak-ng voice {want.voice}.")
 
 
 def _tokens(tokenizer, text: str):

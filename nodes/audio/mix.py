@@ -1,5 +1,8 @@
+import math
+import subprocess
+
 import numpy as np
-from reelgraph.graph import Audio, Choice, Float, Input, List, Node, NodeError, Output, Param, Resources
+from reelgraph.graph import Audio, Choice, Float, Input, List, Node, NodeError, Output, Param, Resources, Text
 from reelgraph.nodes.common import ffmpeg
 from reelgraph.nodes.common.audio import CHANNELS, fit_length, n_samples, read_audio, write_wav
 
@@ -8,13 +11,15 @@ from ._dsp import RATE, db, fade, frame_rms, frames_to_samples, limit, ramp_enve
 HOP = RATE // 100  # ducking is computed on 10 ms frames
 GATE_DB = -45.0  # a voice "sounds" where its 10 ms RMS is above this
 ATTACK, RELEASE, HOLD = 0.15, 0.4, 0.25  # seconds: the dip starts ATTACK before a voice, lifts after it
+FITS = ("fit", "extend", "overlap")
+CUT_FADE = 0.03  # seconds: a line that must be cut ends with this fade, not a click
 
 
 class MixNode(Node):
     """Mix a music bed and narration clips into one track; the music dips while a voice speaks."""
 
     type = "audio.mix"
-    version = "1.0.0"
+    version = "1.1.0"
     resources = Resources(cpu=1)
 
     music = Input(Audio, required=False, doc="The music or ambience bed (optional).")
@@ -22,6 +27,9 @@ class MixNode(Node):
     starts = Input(List[Float], required=False,
                    doc="When each voice begins, in seconds (e.g. assemble.concat's starts). "
                        "Unwired: the voices play one after another from 0.")
+    narration_fit = Input(List[Text], required=False,
+                          doc="How each voice is fitted to its shot (story.shot_fields' narration_fit, one "
+                              "per voice: fit, extend or overlap; empty entries take `fit`).")
     seconds = Param(Float, default=0.0, min=0.0, max=7200.0, step=0.5,
                     doc="Length of the mix; longer tracks are cut, shorter ones padded with silence. "
                         "0: until the longest track ends.")
@@ -32,12 +40,22 @@ class MixNode(Node):
                         f"over {ATTACK:g} s before the voice and lifts over {RELEASE:g} s after it.")
     fade_out = Param(Float, default=1.5, min=0.0, max=60.0, step=0.1,
                      doc="The music fades out over the last seconds of the mix (voices are not faded).")
+    fit = Param(Choice, default="fit", choices=FITS,
+                doc="With starts wired, each voice has until the next shot begins; a longer line is "
+                    "fit: sped up (pitch kept) by up to max_speedup; extend: the same here (the "
+                    "storyboard's 'narration_fit: extend' lengthens the shot itself); overlap: it runs "
+                    "on into the next shots while they have no narration, then is sped up. Voices never "
+                    "overlap: what still does not fit is cut, with a warning naming the shot and the fix.")
+    max_speedup = Param(Float, default=1.25, min=1.0, max=2.0, step=0.05,
+                        doc="The most a voice is sped up to fit its shot (1.25: a quarter faster, still "
+                            "natural; 1: never).")
     format = Param(Choice, default="wav", choices=("wav", "m4a"), wirable=False,
                    doc="wav: lossless, for further processing; m4a: AAC, encoded once here so that "
                        "assemble.mux_audio can copy it (a re-run after a picture edit skips the encode).")
     audio = Output(Audio, doc="The mix: 48 kHz stereo, peak-limited to -1 dBFS (never clips).")
 
-    def run(self, ctx, music, voices, starts, seconds, music_db, voice_db, duck_db, fade_out, format):
+    def run(self, ctx, music, voices, starts, seconds, music_db, voice_db, duck_db, fade_out, format,
+            narration_fit=None, fit="fit", max_speedup=1.25):
         wired_empty = voices is not None and len(voices) == 0
         voices = list(voices or [])
         if music is None and not voices:
@@ -64,6 +82,10 @@ class MixNode(Node):
             offsets = [int(x) for x in np.concatenate([[0], np.cumsum(lengths)[:-1]])] if clips else []
         else:
             offsets = [n_samples(s) for s in starts]
+            policies = _policies(narration_fit, fit, len(clips))
+            limit_at = n_samples(seconds) if seconds > 0 else None
+            clips = [fit_voice(ctx, i, clips, offsets, policies[i], float(max_speedup), limit_at)
+                     for i in range(len(clips))]
         if seconds > 0:
             n = n_samples(seconds)
         else:
@@ -100,6 +122,80 @@ class MixNode(Node):
             meta.update(codec="aac")
         ctx.progress(1.0, "done")
         return ctx.store_file(path, "audio", **meta, voices=len(clips), music=bed is not None)
+
+
+def _policies(given, default: str, n: int) -> list[str]:
+    if given is None:
+        return [default] * n
+    if len(given) != n:
+        raise NodeError(f"narration_fit has {len(given)} entries for {n} voice clips", field="narration_fit",
+                        fix="wire one entry per voice (story.shot_fields' narration_fit, mapped over the "
+                            "shots), or leave it unwired to use the fit param")
+    out = []
+    for i, p in enumerate(given):
+        p = "_".join(str(p or "").lower().split()) or default
+        if p not in FITS:
+            raise NodeError(f"narration_fit[{i}] is {p!r}", field="narration_fit",
+                            fix=f"use one of {', '.join(FITS)} (or an empty entry for the fit param)")
+        out.append(p)
+    return out
+
+
+def _audible(x: np.ndarray) -> int:
+    """Samples up to the last one that sounds (above the gate): a voice's quiet tail may be cut."""
+    if not len(x):
+        return 0
+    loud = np.flatnonzero(np.abs(x).max(axis=1) > db(GATE_DB))
+    return int(loud[-1]) + 1 if len(loud) else 0
+
+
+def fit_voice(ctx, i: int, clips: list[np.ndarray], offsets: list[int], policy: str, bound: float,
+              end: int | None) -> np.ndarray:
+    """Voice ``i`` made to end before the next voice can begin: before the next shot (fit, extend),
+    or the next shot that has narration (overlap); sped up by up to ``bound`` when it is longer,
+    and cut, with a warning, when even that is not enough."""
+    x, at = clips[i], offsets[i]
+    heard = _audible(x)
+    if not heard:
+        return x
+    later = [(o, j) for j, o in enumerate(offsets) if o > at and (policy != "overlap" or _audible(clips[j]))]
+    stop, nxt = min(later) if later else (end, None)
+    if stop is None or stop <= at or len(x) <= stop - at:  # (a voice after the end: the mix cuts it)
+        return x
+    room = stop - at
+    if heard > room:
+        x = _tempo(x, min(bound, heard / room))
+        heard = _audible(x)
+    if heard > room + int(0.005 * RATE):  # rounding in the stretch is no reason to warn
+        _warn_cut(ctx, i, policy, bound, _audible(clips[i]), room, heard - room, nxt)
+    x = x[:room].copy()
+    fade(x, 0.0, min(CUT_FADE, room / RATE / 2))
+    return x
+
+
+def _warn_cut(ctx, i: int, policy: str, bound: float, need: int, room: int, cut: int, nxt: int | None):
+    until = f"shot {nxt + 1} begins" if nxt is not None else "the mix ends"
+    if policy == "overlap" and nxt is not None:
+        until = f"shot {nxt + 1}, the next shot with narration, begins"
+    more = math.ceil((need / bound - room) / RATE * 10) / 10
+    ctx.warn(f"shot {i + 1}: its narration lasts {need / RATE:.2f} s but has {room / RATE:.2f} s before "
+             f"{until}; even {bound:g}× faster it needs {need / bound / RATE:.2f} s, so its last "
+             f"{cut / RATE:.2f} s are cut. Fix: 'narration_fit: extend' on shot {i + 1} (the shot is "
+             f"lengthened to hold the line), a shorter line, or shot {i + 1} at least {more:g} s longer.")
+
+
+def _tempo(x: np.ndarray, speed: float) -> np.ndarray:
+    """``x`` played ``speed`` times faster at the same pitch (ffmpeg's atempo)."""
+    if speed <= 1.0:
+        return x
+    fmt = ["-f", "f32le", "-ac", str(CHANNELS), "-ar", str(RATE)]
+    cmd = [ffmpeg.exe(), "-v", "error", "-nostdin", *fmt, "-i", "-", "-af", f"atempo={speed:.6f}", *fmt, "-"]
+    proc = subprocess.run(cmd, input=np.ascontiguousarray(x, "<f4").tobytes(), capture_output=True)
+    if proc.returncode != 0:
+        raise NodeError(f"ffmpeg could not speed a voice up: {proc.stderr.decode('utf-8', 'replace')[-300:]}",
+                        field="voices", fix="set max_speedup to 1 to cut long lines instead")
+    out = np.frombuffer(proc.stdout, np.float32)
+    return out[:len(out) - len(out) % CHANNELS].reshape(-1, CHANNELS).copy()
 
 
 def duck_gain(voice_bus: np.ndarray, duck_db: float) -> np.ndarray:

@@ -1,48 +1,44 @@
-import os
 import re
-import shutil
 import subprocess
 import tempfile
 
 import numpy as np
 from reelgraph.graph import Audio, Input, Int, Node, NodeError, Output, Param, Resources, Text
 from reelgraph.nodes.common import backends
+from reelgraph.nodes.common import language as lang
 from reelgraph.nodes.common.audio import read_audio, write_wav
+from reelgraph.nodes.common.language import espeak_exe, estimated_seconds  # noqa: F401 (this module's API)
 
 from ._dsp import RATE, db, silence
 
 _VOICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_+\-./]*$")
 INSTALL_HINT = "espeak-ng is not installed: narration is silent (apt-get install espeak-ng)"
-
-
-def espeak_exe() -> str | None:
-    """The espeak-ng (or espeak) binary: $REELGRAPH_ESPEAK if set (empty: none), else found on PATH."""
-    override = os.environ.get("REELGRAPH_ESPEAK")
-    if override is not None:
-        return override if override and shutil.which(override) else None
-    return shutil.which("espeak-ng") or shutil.which("espeak")
-
-
-def estimated_seconds(text: str, speed: int) -> float:
-    """How long ``text`` takes to say at ``speed`` words per minute (at least half a second)."""
-    return max(0.5, len(text.split()) / float(speed) * 60.0)
+OLD_DEFAULT_VOICE = "en-us"  # audio.speech 1.0 spoke every line with it
 
 
 class SpeechNode(backends.Generative, Node):
     """Narration: text read aloud (draft: the espeak-ng synthesiser; timed silence where it is missing)."""
 
     type = "audio.speech"
-    version = "1.0.0"
+    version = "1.1.0"
     task = "speech"
     resources = Resources(cpu=1)
 
     text = Input(Text, doc="What to say. Empty text gives a tenth of a second of silence.")
-    voice = Param(Text, default="en-us",
-                  doc="Voice name. Draft: an espeak-ng voice such as en-us, en-gb, de, fr, en-us+f3 "
-                      "(+f1..f5 female, +m1..m7 male variants; `espeak-ng --voices` lists them). "
-                      "Model backends ignore it: a VITS model has one voice (choose it with model).")
+    language = Param(Text, default="auto",
+                     doc="The line's language: auto (from its script: Chinese characters are Mandarin, "
+                         "kana Japanese, Hangul Korean, Cyrillic Russian...; Latin text is detected), or "
+                         "a code or name such as zh, yue (Cantonese), ja, ko, ru, fr, de, es. Wire "
+                         "story.shot_fields' language to follow the storyboard's 'language:'.")
+    voice = Param(Text, default="auto",
+                  doc="Voice name. auto: the espeak-ng voice of the line's language (cmn for Mandarin, "
+                      "yue, ja, ko, ru, fr-fr, de, en-us...). Or an espeak-ng voice such as en-gb, "
+                      "en-us+f3 (+f1..f5 female, +m1..m7 male variants; `espeak-ng --voices` lists "
+                      "them). Model backends ignore it: a VITS model has one voice (choose it with model).")
     speed = Param(Int, default=160, min=80, max=400,
-                  doc="Speaking rate in words per minute; 160 is the model backends' natural pace.")
+                  doc="Speaking rate in words per minute; 160 is the model backends' natural pace. "
+                      "A Chinese character is a syllable: Mandarin and Cantonese are read at about "
+                      "4-5 characters a second at 160.")
     pitch = Param(Int, default=50, min=0, max=99,
                   doc="Voice pitch, 0 (low) to 99 (high); 50 is neutral. Draft only: model backends "
                       "ignore it.")
@@ -52,12 +48,21 @@ class SpeechNode(backends.Generative, Node):
     model = backends.model_param(task)
     audio = Output(Audio, doc="The narration: 48 kHz stereo WAV, trimmed to the speech, peaks at -3 dBFS.")
 
-    def run(self, ctx, text, voice, speed, pitch, seed, backend, model):
+    @classmethod
+    def upgrade_params(cls, params: dict, from_version: str) -> dict:
+        """1.0 read every line with en-us, its default: auto now picks the line's voice (en-us for
+        English, so English workflows sound the same)."""
+        if from_version.startswith("1.0") and params.get("voice", OLD_DEFAULT_VOICE) == OLD_DEFAULT_VOICE:
+            params = {**params, "voice": "auto"}
+        return params
+
+    def run(self, ctx, text, voice, speed, pitch, seed, backend, model, language="auto"):
+        text = text or ""
+        code = _language(text, language)
         loaded = backends.resolve(ctx, backend, model, self.task)
         if loaded is not None:
-            return _speak_model(ctx, loaded, text or "", speed, seed)
-        text = text or ""
-        voice = (voice or "").strip()
+            return _speak_model(ctx, loaded, text, speed, seed, code)
+        voice = _voice(ctx, (voice or "").strip(), code)
         if not _VOICE.match(voice):
             raise NodeError(f"voice {voice!r} is not a voice name", field="voice",
                             fix="use a name such as en-us, en-gb or en-us+f3 (letters, digits, - + _)")
@@ -68,18 +73,42 @@ class SpeechNode(backends.Generative, Node):
             ctx.warn(INSTALL_HINT)
             samples, engine = silence(estimated_seconds(text, speed)), "silence"
         else:
-            samples, engine = _speak(ctx, exe, text, voice, speed, pitch), "espeak-ng"
+            rate = lang.espeak_rate(lang.normalize(voice.split("+")[0]) or code, speed)
+            samples, engine = _speak(ctx, exe, text, voice, rate, pitch), "espeak-ng"
         path = ctx.temp_path(".wav")
         meta = write_wav(path, samples)
         ctx.progress(1.0, "done")
-        return ctx.store_file(path, "audio", **meta, text=text[:200], engine=engine, voice=voice)
+        return ctx.store_file(path, "audio", **meta, text=text[:200], engine=engine, voice=voice,
+                              language=code)
 
 
-def _speak_model(ctx, loaded, text, speed, seed):
+def _language(text: str, language: str) -> str:
+    """The line's language code: the one given (the storyboard's, wired), else told from the text."""
+    code = lang.normalize(language)
+    if code is None:
+        raise NodeError(f"language {language!r} is not a language", field="language",
+                        fix="write auto, or a code or name such as zh, yue, ja, ko, ru, fr, de, es, en")
+    return code or lang.detect(text)
+
+
+def _voice(ctx, voice: str, code: str) -> str:
+    """auto: the language's espeak-ng voice. A chosen voice is kept, with a warning when it is for
+    another language than the line's (en-us reads Chinese characters as 'Chinese letter')."""
+    if voice.lower() in lang.AUTO:
+        return lang.voice_for(code)
+    own = lang.normalize(voice.split("+")[0])
+    if own and code and own.split("-")[0] != code.split("-")[0] and code != "en":
+        ctx.warn(f"voice {voice!r} is not a {lang.info(code).name} voice, but the line is "
+                 f"{lang.info(code).name}: it will sound wrong. Set voice to auto (or "
+                 f"{lang.voice_for(code)}).")
+    return voice
+
+
+def _speak_model(ctx, loaded, text, speed, seed, code):
     from reelgraph.nodes.models import run
 
     from ._speech_model import speak
-    samples, engine = speak(ctx, loaded, text, speed, seed)
+    samples, engine = speak(ctx, loaded, text, speed, seed, code)
     path = ctx.temp_path(".wav")
     meta = write_wav(path, _tidy(samples))
     ctx.progress(1.0, "done")

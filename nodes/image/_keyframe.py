@@ -10,6 +10,7 @@ from __future__ import annotations
 import colorsys
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -273,11 +274,13 @@ def person(s: Shapes, x: float, feet: float, h: float, rng: np.random.Generator,
     return hand
 
 
-def bust(s: Shapes, x: float, eye_y: float, big: float, facing: int, frame_h: float) -> None:
+def bust(s: Shapes, x: float, eye_y: float, big: float, facing: int, frame_h: float, long_hair: bool = False) -> None:
     """Head and shoulders for a close-up: ``big`` is the head's height."""
     r = big / 2
     cy = eye_y + r * 0.1
     f = facing
+    if long_hair:  # hair falling to the shoulders behind the face: reads as a woman at thumbnail size
+        s.ellipse(x - r * 1.0 - f * r * 0.25, cy - r * 1.08, x + r * 0.8 - f * r * 0.25, cy + r * 1.9)
     s.ellipse(x - r * 0.78, cy - r, x + r * 0.78, cy + r * 0.95)  # skull and face
     s.ellipse(x - r * 0.85 - f * r * 0.1, cy - r * 1.02, x + r * 0.75 - f * r * 0.1, cy + r * 0.5)  # hair
     s.poly([(x + f * r * 0.6, cy - r * 0.2), (x + f * r * 0.92, cy + r * 0.25), (x + f * r * 0.62, cy + r * 0.35)])
@@ -296,6 +299,9 @@ _SNOUT = {"fox": 15, "wolf": 14, "dog": 11, "horse": 20, "deer": 12, "elk": 13, 
 
 def animal(s: Shapes, kind: str, x: float, feet: float, length: float, facing: int) -> None:
     """A four-legged silhouette about ``length`` long, standing at ``feet``, looking toward ``facing``."""
+    if kind in ("cat", "kitten"):  # sitting up, ears pricked, tail curled: the pose that reads as a cat
+        from ._subjects import sitting_cat
+        return sitting_cat(s, x, feet, length * 0.85, facing)
     u = length / 100.0
     f = facing
     leg = 100 * _LEGS.get(kind, 0.32) * u
@@ -447,10 +453,15 @@ def caption_text(prompt: str) -> str:
     """What the caption band says: the prompt's first sentence (the shot itself) when the prompt goes on
     with camera, light and style notes; the whole prompt otherwise."""
     text = " ".join((prompt or "").split())
-    parts = re.split(r"(?<=[.!?])\s+(?=[A-Z\"'(])", text)
+    # Latin sentences end at ". " before a capital; Chinese and Japanese ones at 。！？ (no space)
+    parts = re.split(r"(?<=[.!?])\s+(?=[A-Z\"'(])|(?<=[。！？])\s*(?=\S)", text)
     first = parts.pop(0)
-    while parts and len(first) < 24:  # "INT. KITCHEN. Mara cooks." : short headings take the next sentence
-        first += " " + parts.pop(0)
+
+    def columns(t: str) -> int:  # a Chinese character is about a Latin word's worth: count it twice
+        return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in t)
+
+    while parts and columns(first) < 24:  # "INT. KITCHEN. Mara cooks." : short headings take the next sentence
+        first += ("" if first[-1:] in "。！？" else " ") + parts.pop(0)
     return first
 
 
@@ -460,9 +471,9 @@ def caption_layout(W: int, H: int, caption: str):
         return None, [], 0
     S = min(W, H)
     size = max(7, round(S * 0.04))
-    fnt = cdraw.font(size)
-    lines = cdraw.wrap(caption, fnt, int(W * 0.84), max_lines=3 if H > W else 2)
-    return fnt, lines, round(size * 1.3) * len(lines) + round(size * 0.9)
+    block = cdraw.layout(caption, size, W * 0.84, max_lines=3 if H > W else 2, min_size=max(7, round(size * 0.75)),
+                         what="the keyframe's caption (the prompt's first sentence)")
+    return block, block.lines, block.height + round(block.size * 0.9)
 
 
 def render(scene: Scene, width: int, height: int, rng: np.random.Generator, pal: Palette, *,
@@ -497,7 +508,7 @@ def render(scene: Scene, width: int, height: int, rng: np.random.Generator, pal:
     n = scene.people
     h, feet = S * 0.5, min(B * 0.97, ground_y + max(B - ground_y, H * 0.06) * 0.75)
     if scene.framing == "close" and n:
-        bust(fig, subj_x, H / 3, S * 0.36, facing, H)
+        bust(fig, subj_x, H / 3, S * 0.36, facing, H, long_hair=scene.has("female"))
         hands.append((subj_x + facing * S * 0.3, H * 0.9))
     else:
         if scene.framing == "wide":
@@ -542,8 +553,13 @@ def render(scene: Scene, width: int, height: int, rng: np.random.Generator, pal:
     sil = mix(pal.silhouette, pal.accent, 0.22) if scene.colours else pal.silhouette
     rim = mix(pal.light, pal.accent, 0.35)
     rim_offset = (round(-facing_side * max(1, S * 0.004)), -1)
+    from . import _subjects  # imported here: it draws with this module's helpers
+    stage = _subjects.Stage(W, H, horizon, ground_y, B, feet, h, subj_x, light_x, facing, interior, hands, sil, rim,
+                            rim_offset)
+    img = _subjects.behind(img, scene, pal, stage)  # ship, train, panda
     fig.paint(img, rim, 0.85, offset=rim_offset)
     fig.paint(img, sil)
+    img = _subjects.front(img, scene, pal, stage)  # table, flowers, cards, lamp
 
     if scene.has("car") and not interior:
         vehicle = Shapes((W, H))
@@ -1023,30 +1039,36 @@ def _overlay(img: Image.Image, pal: Palette, *, caption: str, tag: str | None, i
     d.line([(W / 2, H / 2 - cr), (W / 2, H / 2 + cr)], fill=(255, 255, 255, 90), width=lw)
 
     pad = S * 0.03
-    if tag:
-        size = max(7, round(S * 0.042))
-        fnt = cdraw.font(size)
-        text = cdraw.wrap(tag, fnt, int(W * 0.5), max_lines=1)[0]
-        box = [pad, pad, pad + fnt.getlength(text) + size * 1.3, pad + size * 1.55]
-        d.rounded_rectangle(box, radius=size * 0.25, fill=(0, 0, 0, 175))
-        d.rectangle([box[0], box[1] + size * 0.2, box[0] + max(2, size * 0.14), box[3] - size * 0.2],
-                    fill=tuple(pal.accent) + (255,))
-        d.text((box[0] + size * 0.75, box[1] + size * 0.2), text, font=fnt, fill=(255, 255, 255, 255))
+    boxes = []  # where text is: video.image_to_video keeps these fixed through a camera move
+    info_w = 0.0
     if info and W >= 200:
         size = max(7, round(S * 0.026))
-        fnt = cdraw.font(size)
-        box = [W - pad - fnt.getlength(info) - size, pad, W - pad, pad + size * 1.6]
+        line = cdraw.layout(info, size, W * 0.4, max_lines=1).lines[0]
+        info_w = line.width + size
+        box = [W - pad - info_w, pad, W - pad, pad + size * 1.6]
         d.rounded_rectangle(box, radius=size * 0.25, fill=(0, 0, 0, 120))
-        d.text((box[0] + size * 0.5, box[1] + size * 0.25), info, font=fnt, fill=(235, 235, 235, 230))
-    fnt, lines, band_h = caption_layout(W, H, caption)
+        cdraw.draw_line(ov, (box[0] + size * 0.5, box[1] + size * 0.25), line, size, fill=(235, 235, 235, 230))
+        boxes.append(box)
+    if tag:
+        size = max(7, round(S * 0.042))
+        room = W - 2 * pad - (info_w + pad if info_w else 0) - size * 1.3  # clear of the seed tag
+        block = cdraw.layout(tag, size, min(W * 0.6, room), max_lines=1, min_size=max(7, round(size * 0.8)),
+                             what="the shot label")
+        size, line = block.size, block.lines[0]
+        box = [pad, pad, pad + line.width + size * 1.3, pad + size * 1.55]
+        d.rounded_rectangle(box, radius=size * 0.25, fill=(0, 0, 0, 215))
+        d.rectangle([box[0], box[1] + size * 0.2, box[0] + max(2, size * 0.14), box[3] - size * 0.2],
+                    fill=tuple(pal.accent) + (255,))
+        cdraw.draw_line(ov, (box[0] + size * 0.75, box[1] + size * 0.2), line, size)
+        boxes.append(box)
+    block, lines, band_h = caption_layout(W, H, caption)
     if lines:
-        size = fnt.size
-        line_h = round(size * 1.3)
+        size = block.size
         y0 = H - band_h
         d.rectangle([0, y0, W, H], fill=(0, 0, 0, 165))
         d.line([(0, y0), (W, y0)], fill=tuple(pal.accent) + (200,), width=max(1, S // 360))
-        y = y0 + round(size * 0.45)
-        for line in lines:
-            d.text(((W - fnt.getlength(line)) / 2, y), line, font=fnt, fill=(255, 255, 255, 255))
-            y += line_h
+        cdraw.draw_block(ov, block, x=0, y=y0 + round(size * 0.45), width=W)
+        boxes.append([0, y0, W, H])
+    img.info["text_boxes"] = [[max(0, int(b[0])), max(0, int(b[1])), min(W, math.ceil(b[2])),
+                               min(H, math.ceil(b[3]))] for b in boxes]
     img.paste(Image.alpha_composite(img.convert("RGBA"), ov).convert("RGB"))

@@ -49,7 +49,7 @@ class KeyframeNode(backends.Generative, Node):
     """Draw a keyframe from a prompt (draft: a legible animatic frame with framing guides and a caption)."""
 
     type = "image.keyframe"
-    version = "1.1.0"
+    version = "1.2.0"
     resources = Resources(cpu=1)
     task = "text_to_image"
 
@@ -108,12 +108,16 @@ class KeyframeNode(backends.Generative, Node):
             ctx.progress(1.0, "keyframe rendered")
             return ctx.store_file(out, "image", width=w, height=h, seed=int(seed), prompt=(prompt or "")[:500],
                                   aspect=aspect, **extra)
+        from reelgraph.nodes.common.draw import warnings_to
+
         from ._keyframe import draft_keyframe
         ctx.progress(0.1, "drawing the keyframe")
-        img = draft_keyframe(prompt or "", negative_prompt or "", seed, w, h, tag=shot_tag(label),
-                             aspect=aspect, reference=ref_img, caption=caption)
+        with warnings_to(ctx.warn):  # a missing font or a cut label is told on this node
+            img = draft_keyframe(prompt or "", negative_prompt or "", seed, w, h, tag=shot_tag(label),
+                                 aspect=aspect, reference=ref_img, caption=caption)
         out = ctx.temp_path(".png")
         img.save(out, format="PNG", compress_level=3)
         ctx.progress(1.0, "keyframe drawn")
+        # text_boxes: where the label, seed tag and caption are, so a camera move keeps them fixed
         return ctx.store_file(out, "image", width=w, height=h, seed=int(seed), prompt=(prompt or "")[:500],
-                              aspect=aspect)
+                              aspect=aspect, text_boxes=img.info.get("text_boxes", []))

@@ -13,6 +13,7 @@ import re
 from typing import Mapping
 
 from reelgraph.nodes.common.draw import stable_int
+from reelgraph.nodes.image._scene import gloss  # the draft's bilingual vocabulary: one list for both readers
 
 DETAILS = ("short", "medium", "rich")
 
@@ -115,7 +116,7 @@ def expand(text: str, *, seed: int, detail: str = "medium", camera: str | None =
            negative: str = "") -> tuple[str, str]:
     """(prompt, negative prompt) for a short shot description."""
     characters = dict(characters or {})
-    seen = text  # what the keywords are looked for in
+    seen = gloss(text)  # what the keywords are looked for in: Chinese is read into the English words below
 
     lighting = [p for p in (_first(_TIME, seen), _first(_WEATHER, seen), _first(_SOURCE, seen),
                             _first(_SPACE, seen)) if p]
@@ -159,9 +160,9 @@ def expand(text: str, *, seed: int, detail: str = "medium", camera: str | None =
         neg += ["distorted anatomy", "deformed hands", "extra limbs", "extra fingers"]
     if characters:
         neg += ["inconsistent character design", "changing outfit", "duplicate characters"]
-    if _find(_PAINTERLY, style):
+    if _find(_PAINTERLY, gloss(style)):
         neg += ["photorealistic", "3d render", "photograph"]
-    elif _find(_PHOTO, style):
+    elif _find(_PHOTO, gloss(style)):
         neg += ["cartoon", "illustration", "painting", "cgi"]
     if _find(_TIME[0][0], seen):
         neg.append("overexposed")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reelgraph.graph import ShotValue
+from reelgraph.nodes.common import language
 from reelgraph.nodes.common.draw import stable_int
 
 from . import _vocab
@@ -25,8 +26,13 @@ SEED_LIMIT = 2 ** 31
 
 # Keys a shot may set, keys the top of a script may set (storyboard-wide), and the union.
 SHOT_KEYS = ("prompt", "duration", "camera", "transition", "narration", "dialogue", "seed",
-             "caption", "characters", "style", "negative", "notes")
-HEADER_KEYS = ("title", "style", "characters", "duration", "camera", "transition", "negative", "notes")
+             "caption", "characters", "style", "negative", "notes", "language", "narration_fit")
+HEADER_KEYS = ("title", "style", "characters", "duration", "camera", "transition", "negative", "notes",
+               "language", "narration_fit")
+# How a spoken line that is longer than its shot is timed (audio.mix applies it; extend is decided
+# here, before the shot is drawn, so keyframes and video get the longer duration).
+FITS = ("fit", "extend", "overlap")
+EXTEND_MARGIN = 0.5  # seconds past the line: a breath, and room for a crossfade into the next shot
 ALL_KEYS = tuple(sorted(set(SHOT_KEYS) | set(HEADER_KEYS)))
 
 TEXT_EXAMPLE = """## Shot 1
@@ -238,7 +244,30 @@ def _tokens(script: str) -> list[_Tok]:
         bullet = _BULLET.match(text)
         toks.append(_Tok("prose", n, bullet.group(1) if bullet else text))
         seen_content = True
-    return toks
+    return _shot_lines_under_headings(toks)
+
+
+def _shot_lines_under_headings(toks: list[_Tok]) -> list[_Tok]:
+    """'## Shot 1' then 'Shot 1: A lighthouse at dusk.': the writer labelled the description, not
+    a new shot, so the line is read as shot 1's description. A 'Shot 2:' line right under
+    '## Shot 1' leaves shot 1 empty: said here, with both lines, instead of 'no description'."""
+    out: list[_Tok] = []
+    for t in toks:
+        prev = next((p for p in reversed(out) if p.kind != "blank"), None)
+        head = _SHOT_WORD.match(prev.text) if prev is not None and prev.kind == "head" else None
+        if t.kind != "shotline" or head is None:
+            out.append(t)
+            continue
+        line = _SHOT_WORD.match(t.text)
+        if int(line.group(1)) != int(head.group(1)):
+            raise ScriptError(f"the heading '{prev.text}' (line {prev.line}) has nothing under it: the next line, "
+                              f"'{_vocab.shorten(t.text)}', starts shot {line.group(1)} because it "
+                              f"begins with 'Shot {line.group(1)}'", t.line,
+                              f"if line {t.line} describes this shot, remove 'Shot {line.group(1)}:' "
+                              "from its start; otherwise write this shot's description under its heading")
+        if (line.group(2) or "").strip():
+            out.append(_Tok("prose", t.line, line.group(2).strip()))
+    return out
 
 
 def _paragraphs(toks: list[_Tok]) -> list[list[_Tok]]:
@@ -454,7 +483,7 @@ def parse_data(data: Any, fmt: str) -> Board:
         if "title" in data_map:
             board.set_title(_text(data_map["title"], "title", _line(data_map, "title")).strip(),
                             _line(data_map, "title"))
-        for key in ("style", "duration", "camera", "transition", "negative"):
+        for key in ("style", "duration", "camera", "transition", "negative", "language", "narration_fit"):
             if key in data_map and data_map[key] is not None:
                 board.fields[key] = Value(data_map[key], _line(data_map, key))
         cast = data_map.get("characters")
@@ -640,6 +669,8 @@ def build(board: Board, defaults: Defaults) -> tuple[list[ShotValue], str, float
     style = " ".join(_text(bf["style"].value, "style", bf["style"].line).split()) if "style" in bf else ""
     negative = (" ".join(_text(bf["negative"].value, "negative", bf["negative"].line).split())
                 if "negative" in bf else "")
+    board_language = parse_language(bf["language"], " at the top") if "language" in bf else ""
+    board_fit = parse_fit(bf["narration_fit"], " at the top") if "narration_fit" in bf else ""
 
     shots: list[ShotValue] = []
     for index, raw in enumerate(board.shots):
@@ -695,6 +726,15 @@ def build(board: Board, defaults: Defaults) -> tuple[list[ShotValue], str, float
         else:
             label = _vocab.shorten(raw.heading) if raw.heading else _vocab.caption(prompt)
 
+        shot_language = parse_language(f["language"], where) if "language" in f else board_language
+        shot_fit = parse_fit(f["narration_fit"], where) if "narration_fit" in f else board_fit
+        if shot_language:  # only when given: shots of storyboards without it stay as they were
+            extra["language"] = shot_language
+        if shot_fit:
+            extra["narration_fit"] = shot_fit
+        if shot_fit == "extend" and narration:
+            shot_duration = _extended(shot_duration, narration, shot_language)
+
         extra["caption"] = label
         extra["title"] = board.title
         extra["character_sheet"] = {name: board.characters[name].value for name in cast}
@@ -705,6 +745,36 @@ def build(board: Board, defaults: Defaults) -> tuple[list[ShotValue], str, float
                                characters=tuple(cast), style=shot_style, extra=extra))
     total = round(sum(s.duration for s in shots), 6)
     return shots, board.title, total, warnings
+
+
+def parse_language(value: Value, where: str) -> str:
+    """'zh', 'Mandarin', 'Cantonese', 'ja'... -> the language code the voice nodes take."""
+    text = _text(value.value, "language", value.line).strip()
+    code = language.normalize(text)
+    if code is None or not text:  # "auto" is allowed: the voice tells the language from the text
+        raise ScriptError(f"language{where} {text!r} is not a language" if text else
+                          f"language{where} is empty", value.line,
+                          "write a code or name such as zh (Mandarin), yue (Cantonese), ja, ko, ru, fr, "
+                          "de, es, en — or leave it out to tell each line's language from its text")
+    return code
+
+
+def parse_fit(value: Value, where: str) -> str:
+    text = "_".join(_text(value.value, "narration_fit", value.line).lower().split())
+    if text not in FITS:
+        raise ScriptError(f"narration_fit{where} {text!r} is not one of {', '.join(FITS)}", value.line,
+                          "fit: the voice speeds up (a little) to end with the shot; extend: the shot "
+                          "is lengthened to hold the line; overlap: the line runs on into the next "
+                          "shot when that shot has no narration of its own")
+    return text
+
+
+def _extended(duration: float, narration: str, code: str) -> float:
+    """The shot's duration, lengthened (never shortened) to hold its line: the draft voice's
+    measured length plus a margin, rounded up to a tenth of a second."""
+    code = code or language.detect(narration)
+    need = language.speech_seconds(narration, code) + EXTEND_MARGIN
+    return min(MAX_DURATION, max(duration, math.ceil(need * 10 - 1e-9) / 10))
 
 
 def _cast(value: Value, board: Board, where: str) -> list[str]:

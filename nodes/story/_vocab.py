@@ -13,22 +13,24 @@ TRANSITIONS = ("cut", "crossfade", "fade_black")
 # spaces and hyphens into "_".
 _CAMERA_ALIASES = {
     "static": ("static", "still", "locked", "locked off", "lock off", "fixed", "hold", "none",
-               "no move", "no movement", "tripod"),
-    "push_in": ("push in", "push", "dolly in", "zoom in", "move in", "track in", "creep in", "zoom"),
+               "no move", "no movement", "tripod", "固定镜头", "固定", "静止镜头", "静止"),
+    "push_in": ("push in", "push", "dolly in", "zoom in", "move in", "track in", "creep in", "zoom", "推镜头", "推近",
+                "推进", "推", "镜头推近", "拉近"),
     "pull_out": ("pull out", "pull back", "pull", "dolly out", "dolly back", "zoom out", "move out",
-                 "track out", "back out"),
-    "pan_left": ("pan left", "truck left", "track left"),
-    "pan_right": ("pan right", "truck right", "track right"),
-    "tilt_up": ("tilt up", "crane up", "pedestal up", "boom up"),
-    "tilt_down": ("tilt down", "crane down", "pedestal down", "boom down"),
-    "orbit_left": ("orbit left", "arc left", "circle left"),
-    "orbit_right": ("orbit right", "arc right", "circle right"),
+                 "track out", "back out", "拉镜头", "拉远", "拉出", "拉", "镜头拉远"),
+    "pan_left": ("pan left", "truck left", "track left", "左摇", "向左摇", "向左平移", "左移"),
+    "pan_right": ("pan right", "truck right", "track right", "右摇", "向右摇", "向右平移", "右移"),
+    "tilt_up": ("tilt up", "crane up", "pedestal up", "boom up", "上摇", "向上摇", "镜头上摇", "升镜头"),
+    "tilt_down": ("tilt down", "crane down", "pedestal down", "boom down", "下摇", "向下摇", "镜头下摇", "降镜头"),
+    "orbit_left": ("orbit left", "arc left", "circle left", "向左环绕", "左环绕"),
+    "orbit_right": ("orbit right", "arc right", "circle right", "向右环绕", "右环绕", "环绕"),
 }
 _TRANSITION_ALIASES = {
-    "cut": ("cut", "hard cut", "straight cut", "none"),
-    "crossfade": ("crossfade", "cross fade", "dissolve", "cross dissolve", "mix", "blend"),
+    "cut": ("cut", "hard cut", "straight cut", "none", "切", "硬切", "直切", "切换"),
+    "crossfade": ("crossfade", "cross fade", "dissolve", "cross dissolve", "mix", "blend", "叠化", "溶解", "交叉淡化",
+                  "淡入淡出"),
     "fade_black": ("fade black", "fade", "fade to black", "fade through black", "dip to black",
-                   "black"),
+                   "black", "淡出", "黑场", "渐黑", "淡出到黑", "淡入黑场"),
 }
 # Adverbs people put before a move ("slow push in"): they do not change which move it is.
 _MANNER = re.compile(r"^(?:(?:very|slow|slowly|gentle|gently|quick|quickly|fast|subtle|smooth|"
@@ -82,15 +84,23 @@ def transition_help() -> str:
             "hard cut)")
 
 
+# Chinese camera terms specific enough to find inside a sentence ("推进" and "拉" are everyday words)
+_CAMERA_IN_PROSE_ZH = {"固定镜头", "推镜头", "镜头推近", "拉镜头", "镜头拉远", "向左摇", "向右摇", "向上摇", "向下摇",
+                       "镜头上摇", "镜头下摇", "向左环绕", "向右环绕", "环绕"}
+
+
 def camera_in_text(text: str) -> str | None:
     """A camera move named in free text ("...slow dolly in on her face"), else None."""
     low = " " + re.sub(r"[\s\-]+", " ", text.lower()) + " "
     best = None
     for canonical, names in _CAMERA_ALIASES.items():
         for name in (canonical.replace("_", " "), *names):
-            if " " not in name or canonical == "static" and name not in ("locked off", "static"):
+            if name in _CAMERA_IN_PROSE_ZH:
+                pos = low.find(name)  # Chinese runs words together: no spaces to look for
+            elif " " not in name or canonical == "static" and name not in ("locked off", "static"):
                 continue  # single words (push, zoom, hold...) are too common in prose
-            pos = low.find(" " + name + " ")
+            else:
+                pos = low.find(" " + name + " ")
             if pos >= 0 and (best is None or pos < best[0]):
                 best = (pos, canonical)
     return best[1] if best else None

@@ -40,8 +40,9 @@ class ParseStoryboardNode(Node):
 
     script = Param(Text, default=EXAMPLE, multiline=True,
                    doc="The storyboard: '## Shot N' blocks with a description and 'key: value' lines "
-                       "(duration, camera, transition, narration, dialogue, seed…), a '# Title', "
-                       "'style:' and a 'characters:' sheet at the top; or the same as YAML/JSON with "
+                       "(duration, camera, transition, narration, dialogue, seed, language, "
+                       "narration_fit…), a '# Title', 'style:', 'language:' and a 'characters:' sheet "
+                       "at the top; or the same as YAML/JSON with "
                        "a 'shots:' list. See docs/storyboard-format.md.")
     format = Param(Choice, default="auto", choices=("auto", "text", "yaml", "json"),
                    doc="How to read the script. auto: JSON if it starts with { or [, YAML if it has a "

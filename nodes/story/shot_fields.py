@@ -5,11 +5,12 @@ from ._vocab import caption as caption_of
 
 
 class ShotFieldsNode(Node):
-    """Unpack a shot into its number, prompt, duration, camera, transition, narration, seed and caption."""
+    """Unpack a shot into its number, prompt, duration, camera, transition, narration (with its language
+    and how it is fitted to the shot), seed and caption."""
 
     type = "story.shot_fields"
     instant = True  # milliseconds, no media: the planner may run it to look ahead
-    version = "1.0.0"
+    version = "1.1.0"
     resources = Resources(cpu=0)
 
     shot = Input(Shot, doc="One shot (wire a list of shots to unpack each of them).")
@@ -23,6 +24,12 @@ class ShotFieldsNode(Node):
     narration = Output(Text, doc="The spoken line (narration or dialogue); empty when the shot is silent.")
     seed = Output(Int, doc="The shot's seed (its own 'seed:' or a stable one from the storyboard seed).")
     caption = Output(Text, doc="A short label for the shot (at most 48 characters).")
+    language = Output(Text, doc="The narration's language as the storyboard gives it ('language:' on the "
+                                "shot or at the top: zh, yue, ja...); empty when it does not, and "
+                                "audio.speech then tells it from the text.")
+    narration_fit = Output(Text, doc="How the narration is fitted to the shot ('narration_fit:': fit, "
+                                     "extend or overlap), for audio.mix; empty when the storyboard "
+                                     "does not say (audio.mix's own fit then applies).")
 
     def run(self, ctx, shot):
         seed = shot.seed
@@ -31,4 +38,6 @@ class ShotFieldsNode(Node):
         label = shot.extra.get("caption") or caption_of(shot.prompt)
         return {"number": shot.index + 1, "prompt": shot.prompt, "duration": float(shot.duration),
                 "camera": shot.camera, "transition": shot.transition, "narration": shot.narration,
-                "seed": int(seed), "caption": str(label)}
+                "seed": int(seed), "caption": str(label),
+                "language": str(shot.extra.get("language") or ""),
+                "narration_fit": str(shot.extra.get("narration_fit") or "")}

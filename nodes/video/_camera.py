@@ -178,17 +178,63 @@ def supersample_factor(width: int, height: int, budget: float = 48e6) -> int:
     return 1
 
 
+def without_boxes(picture: Image.Image, boxes) -> Image.Image:
+    """``picture`` with each box (x0, y0, x1, y1) refilled by stretching the pixel rows just beside it
+    on the side facing the middle of the frame, softened: the scene seems to go on behind the text."""
+    out = picture.convert("RGB").copy()
+    W, H = out.size
+    for b in boxes:
+        x0, y0 = max(0, int(b[0])), max(0, int(b[1]))
+        x1, y1 = min(W, math.ceil(b[2])), min(H, math.ceil(b[3]))
+        if x1 - x0 < 1 or y1 - y0 < 1:
+            continue
+        if (y0 + y1) / 2 < H / 2 and y1 + 2 <= H:
+            strip = out.crop((x0, y1, x1, y1 + 2))
+        elif y0 - 2 >= 0:
+            strip = out.crop((x0, y0 - 2, x1, y0))
+        else:
+            continue
+        fill = strip.resize((x1 - x0, y1 - y0), Image.BILINEAR).filter(ImageFilter.GaussianBlur(2))
+        out.paste(fill, (x0, y0))
+    return out
+
+
 class Renderer:
     """Renders views of one RGB picture at the output size, as Y, Cb, Cr planes (see the module
     docstring and ``common.yuv``): each frame is a tuple of three "L" images, Y at the output size and the
     chroma planes at half of it."""
 
-    def __init__(self, picture: Image.Image, size: tuple[int, int]):
+    def __init__(self, picture: Image.Image, size: tuple[int, int], pinned=()):
         self.size = (int(size[0]), int(size[1]))
         self.planes = rgb_to_planes(picture)
         self._s = supersample_factor(*picture.size)
         self._big: list[Image.Image] | None = None
         self._last: tuple[View, tuple] | None = None
+        self._pins = self._pin_patches(picture.size, pinned)
+        if self._pins:
+            # the moving picture must not carry the text too (a second, displaced copy would show
+            # beside the pinned one): fill the text boxes from the pixels next to them first
+            self.planes = rgb_to_planes(without_boxes(picture, pinned))
+            self._big, self._last = None, None
+
+    def _pin_patches(self, source: tuple[int, int], boxes) -> list:
+        """Patches of the unmoved frame at ``boxes`` (source pixels: the draft keyframe's shot label,
+        seed tag and caption band), pasted back on every frame so text stays put and uncropped while
+        the scene moves under it. Boxes snap outwards to even pixels to keep the half-size chroma aligned."""
+        if not boxes:
+            return []
+        W, H = self.size
+        kx, ky = W / source[0], H / source[1]
+        still = self._frame(View())
+        patches = []
+        for b in boxes:
+            x0, y0 = int(b[0] * kx) // 2 * 2, int(b[1] * ky) // 2 * 2
+            x1, y1 = min(W, -(-math.ceil(b[2] * kx) // 2) * 2), min(H, -(-math.ceil(b[3] * ky) // 2) * 2)
+            if x1 - x0 < 2 or y1 - y0 < 2:
+                continue
+            patches.append(tuple((p.crop((x0 // d, y0 // d, x1 // d, y1 // d)), (x0 // d, y0 // d))
+                                 for p, d in zip(still, (1, 2, 2))))
+        return patches
 
     def _upsampled(self) -> list[Image.Image]:
         if self._big is None:
@@ -197,9 +243,18 @@ class Renderer:
         return self._big
 
     def render(self, v: View) -> tuple[Image.Image, Image.Image, Image.Image]:
-        """The frame for view ``v`` (the same planes again for the same view)."""
+        """The frame for view ``v`` (the same planes again for the same view), pinned text on top."""
         if self._last is not None and self._last[0] == v:
             return self._last[1]
+        frame = self._frame(v)
+        if self._pins and v != View():  # a moved frame is a fresh image: safe to paste on
+            for patch in self._pins:
+                for plane, (img, at) in zip(frame, patch):
+                    plane.paste(img, at)
+        self._last = (v, frame)
+        return frame
+
+    def _frame(self, v: View) -> tuple:
         W, H = self.size
         outs = ((W, H), (W // 2, H // 2), (W // 2, H // 2))
         if v == View() and all(p.size == o for p, o in zip(self.planes, outs)):
@@ -215,7 +270,6 @@ class Renderer:
                 frame.append(big.transform((w, h), Image.AFFINE, coeffs,
                                            Image.BICUBIC if s == 1 else Image.NEAREST))
             frame = tuple(frame)
-        self._last = (v, frame)
         return frame
 
 

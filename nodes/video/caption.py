@@ -8,7 +8,7 @@ class CaptionNode(Node):
     """Burn one caption into a clip (per shot, before assembly, so editing a shot re-captions only it)."""
 
     type = "video.caption"
-    version = "1.0.0"
+    version = "1.1.0"
     resources = Resources(cpu=1)
 
     video = Input(Video, doc="The clip to caption; its sound is kept.")

@@ -35,7 +35,7 @@ class ImageToVideoNode(backends.Generative, Node):
     """Animate a still into a clip: an eased camera move (push, pull, pan, tilt, orbit) on the image."""
 
     type = "video.image_to_video"
-    version = "1.1.0"
+    version = "1.2.0"
     task = "image_to_video"
     resources = Resources(cpu=1)
 
@@ -87,7 +87,9 @@ class ImageToVideoNode(backends.Generative, Node):
 
         frames = max(1, round(seconds * fps))
         views = shot_views(camera, amplitude, frames, fps, motion=motion, seed=seed)
-        renderer = Renderer(picture, (width, height))
+        # the draft keyframe's label, seed tag and caption stay fixed in the frame while the scene moves
+        pinned = (getattr(image, "meta", None) or {}).get("text_boxes", ())
+        renderer = Renderer(picture, (width, height), pinned=pinned)
         path = ctx.temp_path(".mp4")
         still = ending is None and all(v == views[0] for v in views)
         with YuvWriter(path, width, height, fps, still=still) as writer:

@@ -13,7 +13,7 @@ from reelgraph.graph import (
     Text,
     Video,
 )
-from reelgraph.nodes.common.draw import caption_image
+from reelgraph.nodes.common.draw import caption_image, warnings_to
 
 from ._media import encode, even_size, video_info, video_meta
 
@@ -56,7 +56,7 @@ class SubtitlesNode(Node):
     """Caption a clip: burn texts in at given times and write the matching SubRip (.srt) text."""
 
     type = "video.subtitles"
-    version = "1.0.0"
+    version = "1.1.0"
     resources = Resources(cpu=1)
 
     video = Input(Video, doc="The clip to caption; its sound is kept.")
@@ -108,20 +108,23 @@ def burn_captions(ctx, video, info: dict, captions, *, font_size: int, position:
     out_w, out_h, to_even = even_size(info)
     inputs = ["-i", info["path"]]
     graph, label = [], "0:v"
-    for k, (a, b, text) in enumerate(captions, 1):
-        overlay = caption_image(text, width, height, font_size=font_size or None, position=position)
-        box = overlay.getbbox()
-        if box is None:
-            continue
-        x0, y0 = box[0] // 2 * 2, box[1] // 2 * 2  # even offsets keep 4:2:0 chroma aligned
-        png = ctx.temp_path(".png")
-        overlay.crop((x0, y0, box[2], box[3])).save(png)
-        inputs += ["-i", str(png)]
-        n_in = len(graph) + 1
-        graph.append(f"[{label}][{n_in}:v]overlay=x={x0}:y={y0}:eof_action=repeat:"
-                     f"enable='between(n,{a},{b - 1})'[c{n_in}]")
-        label = f"c{n_in}"
-        ctx.progress(0.05 * k / len(captions), "drawing captions")
+    with warnings_to(ctx.warn):  # a missing font is told once for the whole node
+        for k, (a, b, text) in enumerate(captions, 1):
+            what = "the caption" if len(captions) == 1 else f"caption {k}"
+            overlay = caption_image(text, width, height, font_size=font_size or None, position=position,
+                                    what=what)
+            box = overlay.getbbox()
+            if box is None:
+                continue
+            x0, y0 = box[0] // 2 * 2, box[1] // 2 * 2  # even offsets keep 4:2:0 chroma aligned
+            png = ctx.temp_path(".png")
+            overlay.crop((x0, y0, box[2], box[3])).save(png)
+            inputs += ["-i", str(png)]
+            n_in = len(graph) + 1
+            graph.append(f"[{label}][{n_in}:v]overlay=x={x0}:y={y0}:eof_action=repeat:"
+                         f"enable='between(n,{a},{b - 1})'[c{n_in}]")
+            label = f"c{n_in}"
+            ctx.progress(0.05 * k / len(captions), "drawing captions")
     if not graph:
         return video
     if to_even:

@@ -34,9 +34,39 @@ function titleCase(id) {
   return String(id).replace(/[_-]+/g, ' ').replace(/\b\w/g, (c) => c.toUpperCase());
 }
 
-/** Index a raw catalog: {nodes, categories, links, types}. Missing parts are tolerated. */
-export function prepareCatalog(raw) {
-  const nodes = Array.isArray(raw?.nodes) ? raw.nodes : [];
+/** A port in the interface language: its label and doc from the node's overlay, the label else
+ * from the shared glossary of port names, else as Python sent it. */
+function localPort(p, tr, glossary) {
+  const label = tr?.label || glossary?.[p.name];
+  if (!label && !tr?.doc) return p;
+  return { ...p, label: label || p.label, doc: tr?.doc || p.doc };
+}
+
+/** A node type in the interface language. `tr` is raw.i18n[locale].nodes[type] (see ui/catalog.py):
+ * any field it lacks stays English. The English words stay searchable. */
+function localNode(n, tr, glossary) {
+  if (!tr && !glossary) return n;
+  tr ??= {};
+  const pick = (list, group) => (list ?? []).map((p) => localPort(p, tr[group]?.[p.name], glossary));
+  return {
+    ...n,
+    title: tr.title || n.title,
+    englishTitle: n.title,
+    tooltip: tr.tooltip || n.tooltip,
+    description: tr.description || tr.tooltip || n.description,
+    inputs: pick(n.inputs, 'inputs'),
+    outputs: pick(n.outputs, 'outputs'),
+    params: pick(n.params, 'params'),
+    english: [n.title, n.tooltip].filter(Boolean).join(' '),
+  };
+}
+
+/** Index a raw catalog: {nodes, categories, links, types, i18n}. Missing parts are tolerated.
+ * `locale` picks the translations in raw.i18n (titles, tooltips, docs, category names). */
+export function prepareCatalog(raw, locale = 'en') {
+  const overlay = raw?.i18n?.[locale] ?? null;
+  const nodes = (Array.isArray(raw?.nodes) ? raw.nodes : []).map((n) => (n && typeof n.type === 'string' ? localNode(n, overlay?.nodes?.[n.type], overlay?.ports) : n));
+  const catTitle = (id, fallback) => overlay?.categories?.[id] || fallback;
   const links = raw?.links && typeof raw.links === 'object' ? raw.links : {};
   const types = raw?.types && typeof raw.types === 'object' ? raw.types : {};
   const byType = new Map();
@@ -47,7 +77,7 @@ export function prepareCatalog(raw) {
     const wirable = params.filter((p) => p.wirable).map((p) => ({ ...p, param: true }));
     const ins = [...inputs, ...wirable];
     const outs = n.outputs ?? [];
-    const search = [n.title, n.type, n.tooltip, n.description, n.category]
+    const search = [n.title, n.type, n.tooltip, n.description, n.category, n.english]
       .filter(Boolean)
       .join(' ')
       .toLowerCase();
@@ -71,20 +101,22 @@ export function prepareCatalog(raw) {
     const id = typeof c === 'string' ? c : c?.id;
     if (!id || seen.has(id)) continue;
     seen.add(id);
-    categories.push({ id, title: (typeof c === 'object' && c.title) || titleCase(id), ...categoryStyle(id) });
+    categories.push({ id, title: catTitle(id, (typeof c === 'object' && c.title) || titleCase(id)), ...categoryStyle(id) });
   }
   for (const n of byType.values()) {
     const id = n.category || 'other';
     if (!seen.has(id)) {
       seen.add(id);
-      categories.push({ id, title: titleCase(id), ...categoryStyle(id) });
+      categories.push({ id, title: catTitle(id, titleCase(id)), ...categoryStyle(id) });
     }
   }
   const groups = categories.map((c) => ({
     ...c,
     nodes: [...byType.values()].filter((n) => (n.category || 'other') === c.id),
   }));
-  return { byType, categories, groups, links, types, empty: byType.size === 0 };
+  const titles = new Map(categories.map((c) => [c.id, c.title]));
+  const categoryTitle = (id) => titles.get(id) ?? catTitle(id, titleCase(id || 'other'));
+  return { byType, categories, groups, links, types, categoryTitle, empty: byType.size === 0 };
 }
 
 export function typeColor(cat, t) {

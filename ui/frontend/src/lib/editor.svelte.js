@@ -4,6 +4,7 @@ import { getContext, setContext, tick } from 'svelte';
 import { prepareCatalog, linkMode } from './catalog.js';
 import { NODE_TYPE, effectiveTypes, emptyGraph, flowToGraph, graphToFlow, makeEdge, newNodeId, portType, restyleEdges } from './graph.js';
 import { estimateSize, layeredLayout, needsArrange } from './layout.js';
+import { i18n, t } from './i18n.svelte.js';
 
 const KEY = Symbol('reelgraph-editor');
 const HISTORY_DEPTH = 100;
@@ -48,7 +49,9 @@ export function joinUrl(root, url) {
 
 export class Editor {
   // --- state read by components -------------------------------------------------------------
-  catalog = $state.raw(prepareCatalog(null));
+  rawCatalog = $state.raw(null);
+  /** The catalog in the interface language: switching language re-indexes it (titles, tooltips, docs). */
+  catalog = $derived(prepareCatalog(this.rawCatalog, i18n.locale));
   examples = $state.raw([]);
   nodes = $state.raw([]);
   edges = $state.raw([]);
@@ -122,7 +125,7 @@ export class Editor {
   constructor(api) {
     this.api = api ?? {};
     const props = this.api.props ?? {};
-    this.catalog = prepareCatalog(props.catalog);
+    this.rawCatalog = props.catalog ?? null;
     this.examples = Array.isArray(props.examples) ? props.examples : [];
     this.run = cleanRun(props.run_state);
     this.load(asGraph(props.value) ?? emptyGraph(), { reset: true, arrange: true });
@@ -152,7 +155,7 @@ export class Editor {
       this.fitSoon();
     });
     watch('catalog', () => {
-      this.catalog = prepareCatalog(props.catalog);
+      this.rawCatalog = props.catalog ?? null;
       const snap = this.history[this.hIndex];
       if (snap) this.load(JSON.parse(snap));
     });
@@ -352,7 +355,16 @@ export class Editor {
   title(id) {
     const n = this.nodesById.get(id);
     if (!n) return id;
-    return n.data.entry.title || this.catalog.byType.get(n.data.entry.type)?.title || id;
+    return this.shownTitle(n.data.entry) || id;
+  }
+
+  /** A node's title on screen: its own title, unless that only repeats its type's English title
+   * (e.g. "Mix" on an audio.mix node), which shows in the interface language like an untitled one. */
+  shownTitle(entry) {
+    const def = this.catalog.byType.get(entry.type);
+    const same = def?.englishTitle && entry.title?.toLowerCase() === def.englishTitle.toLowerCase();
+    if (entry.title && !same) return entry.title;
+    return def?.title || entry.type;
   }
 
   takenIds() {
@@ -407,12 +419,12 @@ export class Editor {
   }
 
   setTitle(id, title) {
-    const t = String(title ?? '').trim();
+    const text = String(title ?? '').trim();
     this.updateEntry(id, (e) => {
       const next = { ...e };
       const def = this.catalog.byType.get(e.type);
-      if (!t || (def && t === def.title && !e.title)) delete next.title;
-      else next.title = t;
+      if (!text || (def && text === def.title && !e.title)) delete next.title;
+      else next.title = text;
       return next;
     });
     this.commit();
@@ -462,7 +474,7 @@ export class Editor {
         .map((e) => ({ source: e.source, sourceHandle: e.sourceHandle, target: e.target, targetHandle: e.targetHandle, extra: e.data?.extra ?? null })),
     };
     this.pasteCount = 0;
-    this.toast(`Copied ${sel.length} node${sel.length > 1 ? 's' : ''}`, 'info', 1600);
+    this.toast(t('toast.copied', { n: sel.length }), 'info', 1600);
     return true;
   }
 
@@ -500,16 +512,16 @@ export class Editor {
     const st = types.get(c.source)?.outs.get(c.sourceHandle) ?? portType(this.catalog, src, c.sourceHandle, 'source');
     const tt = types.get(c.target)?.ins.get(c.targetHandle) ?? portType(this.catalog, dst, c.targetHandle, 'target');
     const port = `${this.title(c.target)}.${c.targetHandle}`;
-    if (!st || !tt) return { ok: false, reason: `${port} is not a known port` };
+    if (!st || !tt) return { ok: false, reason: t('wire.unknown_port', { port }) };
     const mode = linkMode(this.catalog, st, tt);
-    if (!mode) return { ok: false, reason: `${port} takes ${tt}, not ${st}: wire ${article(tt)} ${tt} output` };
+    if (!mode) return { ok: false, reason: t('wire.type_mismatch', { port, want: tt, got: st, article: article(tt) }) };
     if (this.wiredInputs.has(`${c.target}.${c.targetHandle}`)) {
       const e = this.wiredInputs.get(`${c.target}.${c.targetHandle}`);
-      if (e.source === c.source && e.sourceHandle === c.sourceHandle) return { ok: false, reason: `${port} is already wired to ${this.title(c.source)}.${c.sourceHandle}` };
-      return { ok: false, reason: `${port} already has a wire: delete it first` };
+      if (e.source === c.source && e.sourceHandle === c.sourceHandle) return { ok: false, reason: t('wire.already_same', { port, source: `${this.title(c.source)}.${c.sourceHandle}` }) };
+      return { ok: false, reason: t('wire.already', { port }) };
     }
     if (c.source === c.target || this.reaches(c.target, c.source)) {
-      return { ok: false, reason: `${this.title(c.source)} → ${port} would make a loop: a node cannot feed itself` };
+      return { ok: false, reason: t('wire.loop', { source: this.title(c.source), port }) };
     }
     return { ok: true, mode };
   }
@@ -598,11 +610,11 @@ export class Editor {
   /** Apply an open/example result: replace the graph or show the error and change nothing. */
   applyResult(res, what) {
     if (!res?.ok || !res.graph) {
-      this.toast(res?.error || `Could not open ${what}`, 'error');
+      this.toast(res?.error || t('toast.open_failed', { what }), 'error');
       return false;
     }
     this.replaceGraph(res.graph);
-    this.toast(res.message || `Opened ${res.graph.name || what}`, 'success');
+    this.toast(res.message || t('toast.opened', { name: res.graph.name || what }), 'success');
     return true;
   }
 
@@ -625,10 +637,10 @@ export class Editor {
     const isJson = lower.endsWith('.json') || file.type === 'application/json';
     const isMedia = /\.(png|mp4|webm|mov)$/.test(lower);
     if (!isJson && !isMedia) {
-      this.toast(`${name}: open a workflow .json, or a .png/.mp4/.webm/.mov made by reelgraph`, 'error');
+      this.toast(t('toast.bad_file', { name }), 'error');
       return;
     }
-    return this.withBusy(`Opening ${name}…`, async () => {
+    return this.withBusy(t('busy.opening', { name }), async () => {
       let res;
       if (isJson) {
         const text = await file.text();
@@ -642,7 +654,7 @@ export class Editor {
   }
 
   loadExample(id) {
-    return this.withBusy('Loading example…', async () => {
+    return this.withBusy(t('busy.example'), async () => {
       const res = await this.call('load_example', { id });
       return this.applyResult(res, id);
     });
@@ -650,10 +662,10 @@ export class Editor {
 
   save() {
     this.flushPending();
-    return this.withBusy('Saving…', async () => {
+    return this.withBusy(t('busy.saving'), async () => {
       const res = await this.call('save', { graph: this.graph() });
       if (!res.ok) {
-        this.toast(res.error || 'Could not save', 'error');
+        this.toast(res.error || t('toast.save_failed'), 'error');
         return false;
       }
       const name = res.name || 'workflow.json';
@@ -668,18 +680,18 @@ export class Editor {
       a.remove();
       setTimeout(() => URL.revokeObjectURL(href), 4000);
       const n = Array.isArray(res.issues) ? res.issues.length : 0;
-      if (n) this.toast(`Saved ${name} with ${n} issue${n > 1 ? 's' : ''} to fix before it runs`, 'warn');
-      else this.toast(`Saved ${name}`, 'success', 2200);
+      if (n) this.toast(t('toast.saved_issues', { name, n }), 'warn');
+      else this.toast(t('toast.saved', { name }), 'success', 2200);
       return true;
     });
   }
 
   importMedia(id, param, file, kind) {
-    return this.withBusy(`Uploading ${file.name}…`, async () => {
+    return this.withBusy(t('busy.uploading', { name: file.name }), async () => {
       const up = await this.upload(file);
       const res = await this.call('import_media', { path: up.path, name: file.name, kind: kind || 'any' });
       if (!res.ok) {
-        this.toast(res.error || `Could not import ${file.name}`, 'error');
+        this.toast(res.error || t('toast.import_failed', { name: file.name }), 'error');
         return false;
       }
       this.setParam(id, param, res.value, { debounce: false });

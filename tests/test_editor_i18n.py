@@ -1,0 +1,147 @@
+"""The editor's translations: ui/i18n/<locale>.json (the interface) and ui/i18n/nodes.<locale>.json
+(node titles, tooltips and docs, merged into the catalog by ui/catalog.py).
+
+A key missing from a language falls back to English at run time; these tests keep the shipped
+languages complete, so the fallback is for packs and future strings, not for what we ship.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from reelgraph import graph
+from reelgraph.ui.catalog import CATEGORIES, build_catalog
+
+ROOT = Path(__file__).resolve().parent.parent
+I18N = ROOT / "ui" / "i18n"
+SRC = ROOT / "ui" / "frontend" / "src"
+LOCALES = ["zh-CN"]
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+# English grammar only ("a" / "an"): a language without articles may leave it out
+OPTIONAL_PLACEHOLDERS = {"article"}
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def strings(locale: str) -> dict[str, str]:
+    return json.loads((I18N / f"{locale}.json").read_text(encoding="utf-8"))
+
+
+def node_strings(locale: str) -> dict:
+    return json.loads((I18N / f"nodes.{locale}.json").read_text(encoding="utf-8"))
+
+
+def used_keys() -> set[str]:
+    """Every literal key the frontend passes to t() / tr()."""
+    keys: set[str] = set()
+    for path in [*SRC.rglob("*.svelte"), *SRC.rglob("*.js")]:
+        keys |= set(re.findall(r"\btr?\('([\w.]+)'", path.read_text(encoding="utf-8")))
+    return keys
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_english_string_has_a_translation_with_the_same_placeholders(locale):
+    en, other = strings("en"), strings(locale)
+    missing = sorted(set(en) - set(other))
+    assert not missing, f"ui/i18n/{locale}.json lacks {missing}: add them (English shows meanwhile)"
+    extra = sorted(set(other) - set(en))
+    assert not extra, f"ui/i18n/{locale}.json has keys en.json does not: {extra} (a typo, or add them to en.json)"
+    for key, text in en.items():
+        want, got = set(PLACEHOLDER.findall(text)), set(PLACEHOLDER.findall(other[key]))
+        assert want - OPTIONAL_PLACEHOLDERS <= got <= want, \
+            f"{locale} {key!r}: {other[key]!r} must use the placeholders of {text!r}"
+
+
+def test_the_core_words_are_real_chinese_ui_wording():
+    zh = strings("zh-CN")
+    expected = {"toolbar.run": "运行", "toolbar.stop": "停止", "toolbar.save": "保存", "toolbar.open": "打开",
+                "toolbar.examples": "示例", "inspector.params": "参数", "inspector.inputs": "输入",
+                "badge.cached": "已缓存", "badge.failed": "失败", "badge.skipped": "已跳过"}
+    assert {k: zh[k] for k in expected} == expected
+    untranslated = sorted(k for k, v in zh.items() if not CJK.search(v) and v != strings("en")[k])
+    assert not untranslated, untranslated
+    assert not [k for k, v in zh.items() if v == strings("en")[k] and CJK.search(v) is None], \
+        "zh-CN strings copied from English unchanged"
+
+
+def test_every_key_the_frontend_uses_exists_in_english():
+    en = strings("en")
+    used = used_keys()
+    assert {"toolbar.run", "palette.search", "inspector.params"} <= used, "the frontend no longer reads ui/i18n?"
+    # t(key, {n}) reads key_one / key_other
+    missing = sorted(k for k in used if k not in en and not {f"{k}_one", f"{k}_other"} <= set(en))
+    assert not missing, f"the frontend asks for {missing}, which ui/i18n/en.json lacks"
+    # keys built at run time: a badge per run status, a file kind per file param
+    for status in ("stale", "queued", "running", "cached", "done", "failed", "skipped", "idle"):
+        assert f"badge.{status}" in en
+    kinds = {p["file"] for n in graph.default_registry().catalog()["nodes"] for p in n["params"] if p.get("file")}
+    assert {f"file.{k}" for k in kinds | {"any"}} <= set(en)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_built_in_node_has_a_translated_title_and_tooltip(locale):
+    nodes = graph.default_registry().catalog()["nodes"]
+    table = node_strings(locale)["nodes"]
+    lacking = sorted(n["type"] for n in nodes
+                     if not table.get(n["type"], {}).get("title") or not table[n["type"]].get("tooltip"))
+    assert not lacking, f"ui/i18n/nodes.{locale}.json needs a title and tooltip for {lacking}"
+    by_type = {n["type"]: n for n in nodes}
+    stale = sorted(set(table) - set(by_type))
+    assert not stale, f"ui/i18n/nodes.{locale}.json translates node types that do not exist: {stale}"
+    for type_id, entry in table.items():
+        for group in ("params", "inputs", "outputs"):
+            names = {p["name"] for p in by_type[type_id][group]}
+            unknown = set(entry.get(group, {})) - names
+            assert not unknown, f"{type_id}: {group} {sorted(unknown)} are not ports of this node"
+    titles = [e["title"] for e in table.values()]
+    assert len(set(titles)) == len(titles), "two node types share a translated title"
+
+
+# one-letter slots and file extensions read the same in every language
+SAME_EVERYWHERE = {"a", "b", "c", "d", "srt"}
+
+
+def test_every_port_of_a_built_in_node_has_a_translated_label():
+    table = node_strings("zh-CN")
+    glossary, per_node = table["ports"], table["nodes"]
+    lacking = set()
+    for n in graph.default_registry().catalog()["nodes"]:
+        own = per_node.get(n["type"], {})
+        for group in ("inputs", "params", "outputs"):
+            for p in n[group]:
+                if p["name"] not in glossary and "label" not in own.get(group, {}).get(p["name"], {}):
+                    lacking.add(p["name"])
+    assert not lacking - SAME_EVERYWHERE, f"add these port names to `ports` in nodes.zh-CN.json: {sorted(lacking)}"
+    assert all(CJK.search(v) for v in glossary.values())
+
+
+def test_every_palette_category_has_a_translated_name():
+    cats = node_strings("zh-CN")["categories"]
+    assert {c for c, _ in CATEGORIES} <= set(cats)
+    assert all(CJK.search(v) for v in cats.values())
+
+
+def test_the_catalog_sent_to_the_editor_carries_the_translations():
+    cat = build_catalog()
+    zh = cat["i18n"]["zh-CN"]
+    assert zh["nodes"]["image.keyframe"]["title"] == "关键帧"
+    assert zh["categories"]["image"] == "图像"
+    # English stays the catalog itself: the translation is an overlay, never a replacement
+    keyframe = next(n for n in cat["nodes"] if n["type"] == "image.keyframe")
+    assert keyframe["title"] == "Keyframe"
+
+
+def test_a_pack_node_without_a_translation_gets_no_entry_and_shows_in_english():
+    cat = build_catalog()
+    assert set(cat["i18n"]["zh-CN"]["nodes"]) <= {n["type"] for n in cat["nodes"]}
+
+
+def test_the_translation_files_ship_in_the_wheel():
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        tomllib = pytest.importorskip("tomli")
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert "i18n/*.json" in data["reelgraph.ui"]
