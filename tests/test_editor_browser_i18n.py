@@ -40,6 +40,7 @@ def test_a_chinese_browser_gets_a_chinese_editor_and_the_switch_turns_it_english
     expect(page.get_by_test_id("language")).to_have_value("zh-CN")
     assert toolbar_labels(ed) == {"run": "运行", "stop": "停止", "save": "保存", "open": "打开", "examples": "示例"}
     expect(page.locator('.rg-group[data-category="image"] .rg-group-title')).to_have_text("图像")
+    expect(page.locator("#rg-output")).to_contain_text("输出")  # Gradio's own panels follow the browser too
 
     node = ed.add_from_palette("image.keyframe")
     expect(ed.node(node).locator(".rg-node-title")).to_have_text("关键帧")
@@ -78,6 +79,7 @@ def test_an_english_browser_gets_english_and_can_switch_to_chinese(open_editor):
     page = ed.page
     expect(page.get_by_test_id("language")).to_have_value("en")
     assert toolbar_labels(ed)["run"] == "Run"
+    expect(page.locator("#rg-output")).to_contain_text("Output")
     expect(ed.node("music").locator(".rg-node-title")).to_have_text("Music")
 
     page.get_by_test_id("language").select_option("zh-CN")

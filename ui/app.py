@@ -247,6 +247,16 @@ def _refused(editor: Editor, value: Any, session: str, message: str, issues: lis
     return state
 
 
+def _gradio_i18n() -> gr.I18n:
+    """The Gradio panels' labels from the editor's translation files (Gradio picks by browser locale)."""
+    folder = Path(__file__).parent / "i18n"
+    tables = {}
+    for lang, name in (("en", "en.json"), ("zh-CN", "zh-CN.json")):
+        data = json.loads((folder / name).read_text(encoding="utf-8"))
+        tables[lang] = {k: v for k, v in data.items() if k in ("app.output", "app.files")}
+    return gr.I18n(**tables)
+
+
 def build_app(workspace: str | os.PathLike, *, workflow: str | os.PathLike | None = None,
               cache: bool | str | os.PathLike | Cache = True, runs_dir: str | os.PathLike | None = None,
               auth: tuple[str, str] | None = None, max_upload: int | str | None = None,
@@ -280,14 +290,15 @@ def build_app(workspace: str | os.PathLike, *, workflow: str | os.PathLike | Non
         return editor.load_example(p.get("id"))
 
     gr.set_static_paths([str(STATIC_DIR)])
+    i18n = _gradio_i18n()
     with gr.Blocks(title="reelgraph", fill_width=True) as demo:
         canvas = NodeCanvas(value=start_graph, catalog=editor.catalog, run_state=editor.check(start_graph),
                             examples=editor.examples(), bundle=bundle_url_path(), elem_id="rg-canvas",
                             server_functions=[open_file, open_text, save, import_media, load_example])
         with gr.Row(equal_height=False):
-            video = gr.Video(label="Output", elem_id="rg-output", interactive=False, scale=3,
+            video = gr.Video(label=i18n("app.output"), elem_id="rg-output", interactive=False, scale=3,
                              buttons=["download"], loop=True)
-            files = gr.File(label="Files of the last run", file_count="multiple", interactive=False,
+            files = gr.File(label=i18n("app.files"), file_count="multiple", interactive=False,
                             scale=2, elem_id="rg-files")
 
         def on_edit(value: Any, request: gr.Request):
@@ -350,7 +361,7 @@ def build_app(workspace: str | os.PathLike, *, workflow: str | os.PathLike | Non
 
     guard = Middleware(Guard, throttle=throttle or LoginThrottle(), max_workflow=max_workflow,
                        max_upload=upload_bytes)
-    opts = {"allowed_paths": [str(editor.runs_dir)], "theme": THEME, "css": CSS, "js": JS,
+    opts = {"allowed_paths": [str(editor.runs_dir)], "theme": THEME, "css": CSS, "js": JS, "i18n": i18n,
             "footer_links": ["api", "settings"], "auth": login_check(auth) if auth else None, "show_error": True,
             # never a public tunnel by accident ($GRADIO_SHARE, a hosted notebook): launch() opens
             # one only when asked, and only with a login
