@@ -332,7 +332,6 @@ class Cache:
         self._segmented: dict[str, str] = {}  # pending results already in a segment: key -> checksum
         self._touched: dict[str, float] = {}
         self._leases: set[Lease] = set()
-        self._last_flush = time.monotonic()
         self._warned: set[str] = set()
         self._closed = threading.Event()
         self._flusher: threading.Thread | None = None
@@ -579,7 +578,7 @@ class Cache:
                 self._segmented[key] = alt[1]
         with self._lock:
             self._touched[key] = time.time()
-        self._maybe_flush()
+            self._start_flusher()
         return outputs
 
     def _trusted(self, outputs_json: str, checksum: str) -> Any:
@@ -622,12 +621,15 @@ class Cache:
         refs = {(r.digest, r.ext, r.size) for r in _media_in(outputs)}
         with self._lock:
             self._pending[key] = (key, node_type, outputs_json, checksum, len(outputs_json), time.time(), refs)
-            if self._flusher is None and not self.read_only:
-                # results reach the disk within a flush interval even if nothing touches the cache again
-                self._flusher = threading.Thread(target=_flush_loop, args=(weakref.ref(self), self._closed),
-                                                 name="reelgraph-cache-flush", daemon=True)
-                self._flusher.start()
-        self._maybe_flush()
+            self._start_flusher()
+
+    def _start_flusher(self) -> None:
+        """Results and LRU times reach the disk within a flush interval, on a background thread (not
+        on the scheduler's), even if nothing touches the cache again. Call with the lock held."""
+        if self._flusher is None and not self.read_only:
+            self._flusher = threading.Thread(target=_flush_loop, args=(weakref.ref(self), self._closed),
+                                             name="reelgraph-cache-flush", daemon=True)
+            self._flusher.start()
 
     def drop(self, key: str) -> None:
         with self._lock:
@@ -644,14 +646,9 @@ class Cache:
             except sqlite3.DatabaseError as e:
                 self._index_failed(e, "delete")
 
-    def _maybe_flush(self) -> None:
-        if time.monotonic() - self._last_flush >= _FLUSH_INTERVAL:
-            self.flush()
-
     def flush(self) -> None:
         """Write batched results (a segment file, then the index) and LRU times."""
         with self._lock:
-            self._last_flush = time.monotonic()
             if (not self._pending and not self._touched) or self.read_only:
                 return
             pending = list(self._pending.values())

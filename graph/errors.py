@@ -92,3 +92,16 @@ class NodeFailure:
         if self.fix:
             text += f" — {self.fix}"
         return text
+
+
+def describe(exc: BaseException) -> str:
+    """``Type: message`` for any exception, even one whose ``str()`` itself fails."""
+    name = type(exc).__name__
+    try:
+        text = str(exc)
+    except Exception:
+        try:
+            text = repr(exc)
+        except Exception:
+            text = "(its message could not be read)"
+    return f"{name}: {text}" if text else name

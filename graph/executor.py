@@ -31,7 +31,7 @@ from typing import Any, Iterable
 from . import types as t
 from .cache import ArtifactStore, Cache, Lease, media_in
 from .context import CancelToken, RunContext
-from .errors import Cancelled, NodeError, NodeFailure
+from .errors import Cancelled, NodeError, NodeFailure, describe
 from .events import Event, Listener
 from .models import ModelManager, default_manager
 from .node import ModelNeed
@@ -45,19 +45,6 @@ def available_cpus() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
-
-
-def describe(exc: BaseException) -> str:
-    """``Type: message`` for any exception, even one whose ``str()`` itself fails."""
-    name = type(exc).__name__
-    try:
-        text = str(exc)
-    except Exception:
-        try:
-            text = repr(exc)
-        except Exception:
-            text = "(its message could not be read)"
-    return f"{name}: {text}" if text else name
 
 
 @dataclass

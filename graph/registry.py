@@ -22,7 +22,7 @@ from importlib.metadata import entry_points
 from types import ModuleType
 from typing import TypeGuard
 
-from .errors import DeclarationError
+from .errors import DeclarationError, describe
 from .node import Node, NodeSpec
 
 ENTRY_POINT_GROUP = "reelgraph.nodes"
@@ -183,11 +183,7 @@ def _describe(e: BaseException) -> str:
     """The error as one line, even when its ``str()`` itself fails."""
     if isinstance(e, SystemExit):
         return f"SystemExit: it calls sys.exit({e.code!r}) when imported"
-    try:
-        text = str(e)
-    except Exception:  # noqa: BLE001 — a pack's own exception class may be broken too
-        text = "(its message cannot be read)"
-    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+    return describe(e)
 
 
 def _classes_in(obj: object) -> Iterable[object]:

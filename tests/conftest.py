@@ -3,6 +3,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import shutil
 import socket
 import sys
 from pathlib import Path
@@ -81,10 +82,31 @@ def one_torch_thread():
     torch.set_num_threads(before)
 
 
+needs_espeak = pytest.mark.skipif(not (shutil.which("espeak-ng") or shutil.which("espeak")),
+                                  reason="espeak-ng is not installed")
+
+
+class Recorder:
+    """An emit callback for RunContext that keeps the warnings a node gives."""
+
+    def __init__(self):
+        self.warnings: list[str] = []
+
+    def __call__(self, event, **data):
+        if event == "node_warning":
+            self.warnings.append(data["message"])
+
+
 @pytest.fixture
-def ctx(tmp_path):
-    """A RunContext for calling a node's run() directly; its workspace is tmp_path."""
-    return graph.RunContext.standalone(tmp_path)
+def rec():
+    return Recorder()
+
+
+@pytest.fixture
+def ctx(tmp_path, rec):
+    """A RunContext for calling a node's run() directly; its workspace is tmp_path, its warnings go
+    to ``rec.warnings``."""
+    return graph.RunContext.standalone(tmp_path, emit=rec)
 
 
 def node(type_id: str):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_workflow, node
+from conftest import make_workflow, needs_espeak, node
 from mediaprobe import audio_samples, probe, rms
 from reelgraph import graph
 from reelgraph.graph import Cancelled, CancelToken, NodeError, RunContext
@@ -24,28 +24,8 @@ from reelgraph.nodes.common.audio import write_wav
 RATE = 48000
 NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 HAS_ESPEAK = bool(shutil.which("espeak-ng") or shutil.which("espeak"))
-needs_espeak = pytest.mark.skipif(not HAS_ESPEAK, reason="espeak-ng is not installed")
 
 
-class Recorder:
-    """An emit callback for RunContext that keeps the warnings."""
-
-    def __init__(self):
-        self.warnings: list[str] = []
-
-    def __call__(self, event, **data):
-        if event == "node_warning":
-            self.warnings.append(data["message"])
-
-
-@pytest.fixture
-def rec():
-    return Recorder()
-
-
-@pytest.fixture
-def ctx(tmp_path, rec):
-    return RunContext.standalone(tmp_path, emit=rec)
 
 
 def samples(ref) -> np.ndarray:

@@ -5,43 +5,22 @@ storyboard pitfall of a 'Shot 1:' description under a '## Shot 1' heading."""
 from __future__ import annotations
 
 import re
-import shutil
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from conftest import node
-from reelgraph.graph import NodeError, RunContext
+from conftest import needs_espeak, node
+from reelgraph.graph import NodeError
 from reelgraph.nodes.audio import _speech_model
 from reelgraph.nodes.audio.speech import SpeechNode
 from reelgraph.nodes.common import language
 from reelgraph.nodes.common.audio import RATE, read_audio
-
-needs_espeak = pytest.mark.skipif(not (shutil.which("espeak-ng") or shutil.which("espeak")),
-                                  reason="espeak-ng is not installed")
 
 # 20 Han characters (and two commas): "Every night for forty years, Mara lit the lighthouse lamp."
 MANDARIN = "四十年来的每一个夜晚，玛拉都会点亮灯塔，照亮大海。"
 HAN = len(re.findall(r"[\u4e00-\u9fff]", MANDARIN))
 
 
-class Recorder:
-    def __init__(self):
-        self.warnings: list[str] = []
-
-    def __call__(self, event, **data):
-        if event == "node_warning":
-            self.warnings.append(data["message"])
-
-
-@pytest.fixture
-def rec():
-    return Recorder()
-
-
-@pytest.fixture
-def ctx(tmp_path, rec):
-    return RunContext.standalone(tmp_path, emit=rec)
 
 
 def speech(ctx, text, **kw):

@@ -7,37 +7,17 @@ Never two voices at once; a line that still does not fit is cut with a warning t
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
-from conftest import node
+from conftest import needs_espeak, node
 from reelgraph import workflows
-from reelgraph.graph import NodeError, RunContext
+from reelgraph.graph import NodeError
 from reelgraph.nodes.common.audio import RATE, read_audio, write_wav
 
-needs_espeak = pytest.mark.skipif(not (shutil.which("espeak-ng") or shutil.which("espeak")),
-                                  reason="espeak-ng is not installed")
 LOW, HIGH = 300.0, 1000.0  # shot 1's "voice" and shot 2's, told apart by pitch
 
 
-class Recorder:
-    def __init__(self):
-        self.warnings: list[str] = []
-
-    def __call__(self, event, **data):
-        if event == "node_warning":
-            self.warnings.append(data["message"])
-
-
-@pytest.fixture
-def rec():
-    return Recorder()
-
-
-@pytest.fixture
-def ctx(tmp_path, rec):
-    return RunContext.standalone(tmp_path, emit=rec)
 
 
 def tone(ctx, seconds: float, freq: float):
