@@ -3,6 +3,7 @@
 # make test   set up .venv, lint, and run every test
 # make lint   ruff on the whole tree, mypy on graph/ (settings in pyproject.toml)
 # make ui     set up .venv and open the visual editor on http://127.0.0.1:7860
+# make serve  set up .venv and start the job service on http://127.0.0.1:8421 (API docs at /docs)
 # make bench  print the benchmark figures (see BENCHMARKS.md)
 # make frontend        rebuild the canvas bundle ui/static/canvas.js from ui/frontend (needs Node 20 + npm)
 # make frontend-check  rebuild it and fail if it differs from the committed one (CI)
@@ -15,7 +16,7 @@ DEMO_OUT ?= out/demo.mp4
 
 UI_PORT ?= 7860
 
-.PHONY: demo test lint bench install sysdeps browser clean ui frontend frontend-check
+.PHONY: demo test lint bench install sysdeps browser clean ui serve frontend frontend-check
 
 # espeak-ng speaks the draft narration. Installed with apt where we can (root, or passwordless sudo);
 # without it the speech node warns and the animatic renders with timed silence instead.
@@ -81,6 +82,10 @@ test: lint browser
 ui: install
 	$(BIN)/reelgraph ui --port $(UI_PORT)
 
+SERVE_PORT ?= 8421
+serve: install
+	$(BIN)/reelgraph serve --port $(SERVE_PORT)
+
 # The bundle is committed (pip users need no Node); rebuild it after editing ui/frontend/src.
 frontend:
 	cd ui/frontend && npm ci --no-audit --no-fund --loglevel=error && npm run build
@@ -96,6 +101,7 @@ bench: install
 	$(BIN)/python bench/media.py
 	$(BIN)/python bench/editor.py
 	$(BIN)/python bench/models.py
+	$(BIN)/python bench/service.py
 
 clean:
 	rm -rf $(VENV) out build *.egg-info .pytest_cache .hypothesis .mypy_cache .ruff_cache ui/frontend/node_modules

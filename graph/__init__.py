@@ -5,7 +5,7 @@ Nothing here imports torch, gradio or ray. The public API is what this module ex
 
 from __future__ import annotations
 
-from . import safe_write, types
+from . import jobs, safe_write, types
 from .api import (
     apply_overrides,
     compile,
@@ -22,6 +22,7 @@ from .context import CancelToken, RunContext
 from .errors import Cancelled, DeclarationError, Issue, NodeError, NodeFailure, ReelgraphError, WorkflowError
 from .events import EVENT_KINDS, Event
 from .executor import LocalExecutor, PlanEntry, RunResult
+from .jobs import JobRunner, JobSpec, JobStore, default_data_dir
 from .models import LoadedModel, ModelManager, default_manager, register_loader, set_default_budget
 from .node import NODE_API_VERSION, Input, ModelNeed, Node, NodeSpec, Output, Param, Resources
 from .provenance import KEY as PROVENANCE_KEY
@@ -58,6 +59,7 @@ def _version() -> str:
 __version__ = _version()
 
 __all__ = [
+    "jobs", "JobRunner", "JobSpec", "JobStore", "default_data_dir",
     "safe_write", "types", "apply_overrides", "compile", "iter_events", "load", "open_cache", "parse_param_text",
     "plan", "run", "validate", "ArtifactStore", "Cache", "CacheError", "default_cache_dir", "CancelToken",
     "RunContext", "Cancelled", "DeclarationError", "Issue", "NodeError", "NodeFailure",

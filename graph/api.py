@@ -20,7 +20,7 @@ from typing import Any, Iterator, Mapping
 
 from . import types as t
 from . import workflow as wfmod
-from .cache import Cache, media_in
+from .cache import Cache
 from .context import CancelToken
 from .errors import Issue, WorkflowError
 from .events import Event, Listener
@@ -171,15 +171,15 @@ def run(source: WorkflowLike, *, overrides: Mapping[str, Any] | None = None,
 
     Raises WorkflowError (before anything runs) when the workflow is invalid.
     """
+    from .jobs import execute
     graph = compile(source, overrides, registry)
     own = executor is None
     ex = executor or LocalExecutor(open_cache(cache))
     try:
-        result = ex.run(graph, listeners=[on_event] if on_event else [], cancel=cancel,
-                        workspace=workspace)
-        if ex.cache is not None:
-            # the caller is about to read the outputs: making room never takes them
-            ex.cache.evict(keep=media_in(result.outputs))
+        # the one run driver: the run's media are leased while it runs, and making room afterwards
+        # never takes the outputs the caller is about to read
+        result, _ = execute(graph, ex, listeners=[on_event] if on_event else [], cancel=cancel,
+                            workspace=workspace)
         return result
     finally:
         if own:

@@ -244,6 +244,9 @@ class LocalExecutor:
         self.store = store
         self.cpu_slots = float(cpu_slots) if cpu_slots is not None else float(available_cpus())
         self.gpu_slots = max(1, int(gpu_slots))
+        # every run of this executor draws on the same cores and devices: jobs run side by side
+        # by the job service never put two GPU-heavy calls on one device, nor more CPU work than cores
+        self.slots = _Slots(self.cpu_slots, self.gpu_slots)
         self.max_workers = max_workers or max(32, 4 * available_cpus())
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
@@ -302,6 +305,47 @@ class LocalExecutor:
         return [r for r in refs if not Path(r.path).is_file()]
 
 
+class _Slots:
+    """The CPU and GPU capacity that concurrent runs of one executor share.
+
+    A run that finds no room waits on its inbox; a release by one run wakes the others so they try
+    again. With one run (the command line) nothing is woken and nothing waits on a lock for long.
+    """
+
+    def __init__(self, cpu: float, gpu: int):
+        self.cpu, self.gpu = cpu, gpu
+        self.used_cpu = 0.0
+        self.used_gpu = 0
+        self._lock = threading.Lock()
+        self._runs: dict[int, queue.SimpleQueue] = {}
+
+    def join(self, inbox: queue.SimpleQueue) -> None:
+        with self._lock:
+            self._runs[id(inbox)] = inbox
+
+    def leave(self, inbox: queue.SimpleQueue) -> None:
+        with self._lock:
+            self._runs.pop(id(inbox), None)
+
+    def take(self, cpu: float, gpu: int) -> bool:
+        with self._lock:
+            if gpu and self.used_gpu + gpu > self.gpu:
+                return False
+            if cpu and self.used_cpu > 0 and self.used_cpu + cpu > self.cpu:
+                return False  # a call bigger than the machine still runs, alone
+            self.used_cpu = round(self.used_cpu + cpu, 6)  # rounded: float drift must not block a call
+            self.used_gpu += gpu
+            return True
+
+    def give(self, cpu: float, gpu: int, inbox: queue.SimpleQueue) -> None:
+        with self._lock:
+            self.used_cpu = round(self.used_cpu - cpu, 6)
+            self.used_gpu -= gpu
+            others = [q for k, q in self._runs.items() if q is not inbox] if len(self._runs) > 1 else []
+        for q in others:
+            q.put(("wake",))
+
+
 class _Run:
     def __init__(self, ex: LocalExecutor, graph: CompiledGraph, listeners: list[Listener],
                  cancel: CancelToken, workspace: Path, lease: Lease | None = None):
@@ -323,8 +367,6 @@ class _Run:
         self.failures: list[NodeFailure] = []
         self.pending: dict[tuple[float, int], deque[Call]] = {}
         self.ready: deque[str] = deque()  # nodes whose inputs are all done
-        self.used_cpu = 0.0
-        self.used_gpu = 0
         self.running = 0
         self.cancelled = False
         self.last_models: tuple[str, ...] = ()  # the model ids of the last model call dispatched
@@ -357,6 +399,7 @@ class _Run:
         self.cancel.on_cancel(lambda: inbox.put(("cancel",)))
         self.emit("run_started", data={"nodes": len(self.graph.order)})
         self.ready.extend(n for n in self.graph.order if self.waiting[n] == 0)
+        self.ex.slots.join(inbox)
         try:
             while True:
                 while self.ready:  # a loop, not recursion: a cached 10,000-node chain must not overflow
@@ -372,6 +415,8 @@ class _Run:
             while self.running:
                 self.handle(self.inbox.get())
             raise
+        finally:
+            self.ex.slots.leave(inbox)
         return self.finish()
 
     def handle(self, msg: tuple) -> None:
@@ -406,6 +451,8 @@ class _Run:
             _, call, ev_kind, kw = msg
             if self.status.get(call.node.id) == "running":
                 self.emit(ev_kind, call.node.id, element=call.element, **kw)
+        elif kind == "wake":
+            pass  # another run freed a slot: the main loop dispatches again
         elif kind == "cancel":
             self.cancelled = True
             for dq in self.pending.values():
@@ -418,10 +465,8 @@ class _Run:
         return self.inflight.pop(call.key, []) if call.key is not None and not call.redo else []
 
     def release(self, call: Call) -> None:
-        cpu, gpu = call.need
         self.running -= 1
-        self.used_cpu -= cpu
-        self.used_gpu -= gpu
+        self.ex.slots.give(*call.need, self.inbox)
 
     def enqueue(self, call: Call) -> None:
         self.pending.setdefault(call.need, deque()).append(call)
@@ -430,11 +475,9 @@ class _Run:
         if self.cancelled:
             return
         for (cpu, gpu), dq in self.pending.items():
-            while dq and self.fits(cpu, gpu):
+            while dq and self.ex.slots.take(cpu, gpu):
                 call = self.next_call(dq)
                 self.running += 1
-                self.used_cpu += cpu
-                self.used_gpu += gpu
                 self.ex.pool.submit(self.work, call)
 
     def next_call(self, dq: deque[Call]) -> Call:
@@ -449,13 +492,6 @@ class _Run:
         if call.models:
             self.last_models = call.model_ids
         return call
-
-    def fits(self, cpu: float, gpu: int) -> bool:
-        if gpu and self.used_gpu + gpu > self.ex.gpu_slots:
-            return False
-        if cpu and self.used_cpu > 0 and self.used_cpu + cpu > self.ex.cpu_slots:
-            return False  # a call bigger than the machine still runs, alone
-        return True
 
     # -- in a worker thread
     def work(self, call: Call) -> None:

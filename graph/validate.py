@@ -63,10 +63,38 @@ class CompiledGraph:
     order: list[str]
     dag: nx.DiGraph
 
+    targets: tuple[str, ...] = ()  # set by restrict(): these nodes are the results
+
     def outputs(self) -> list[str]:
-        """The nodes whose results are the workflow's results: those flagged ``output``, else the sinks."""
+        """The nodes whose results are the workflow's results: the targets when the run was restricted
+        to some (``restrict``), else those flagged ``output``, else the sinks."""
+        if self.targets:
+            return list(self.targets)
         flagged = [n for n in self.order if self.nodes[n].spec.output]
         return flagged or [n for n in self.order if self.dag.out_degree(n) == 0]
+
+    def restrict(self, targets: "list[str] | tuple[str, ...]") -> "CompiledGraph":
+        """Only what ``targets`` (node ids, or ``node.port``) need: those nodes and their ancestors,
+        with the targets as the results. Raises WorkflowError naming every unknown target."""
+        wanted: list[str] = []
+        issues = []
+        for ref in targets:
+            node = str(ref).split(".", 1)[0]
+            if node not in self.nodes:
+                close = difflib.get_close_matches(node, list(self.nodes), n=1)
+                issues.append(Issue(f"target {ref!r} names no node of this workflow", field="targets",
+                                    fix=f"did you mean {close[0]!r}?" if close else
+                                    f"nodes are: {', '.join(self.order)}", code="target"))
+            elif node not in wanted:
+                wanted.append(node)
+        if issues:
+            raise WorkflowError(issues, source=self.workflow.source)
+        if not wanted:
+            return self
+        keep = set(wanted).union(*(nx.ancestors(self.dag, n) for n in wanted))
+        order = [n for n in self.order if n in keep]
+        return CompiledGraph(self.workflow, {n: self.nodes[n] for n in order}, order,
+                             self.dag.subgraph(order).copy(), tuple(n for n in order if n in wanted))
 
     def downstream(self, node: str) -> set[str]:
         return nx.descendants(self.dag, node)

@@ -58,8 +58,9 @@ def _models_folder(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
-    """No test ever touches the user's real cache."""
+    """No test ever touches the user's real cache, nor their job history."""
     monkeypatch.setenv("REELGRAPH_CACHE_DIR", str(tmp_path / "user-cache"))
+    monkeypatch.setenv("REELGRAPH_DATA_DIR", str(tmp_path / "user-jobs"))
     # nor the user's Hugging Face cache
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)

@@ -37,14 +37,17 @@ def _toml() -> dict:
 
 
 def _package_folders() -> dict[str, Path]:
-    """Every folder with an __init__.py under the top folders, by its import name."""
+    """Every folder with an __init__.py under the top folders, by its import name (a folder that
+    package-dir maps to a name of its own, like ui/client -> reelgraph.client, goes by that name)."""
+    renamed = {folder: name for name, folder in _toml()["tool"]["setuptools"]["package-dir"].items()
+               if name.split(".")[-1] != folder.split("/")[-1] or "/" in folder}
     found = {}
     for top in TOP_FOLDERS:
         for init in sorted((REPO / top).rglob("__init__.py")):
             rel = init.parent.relative_to(REPO)
             if any(part in ("__pycache__", "node_modules") for part in rel.parts):
                 continue
-            found[".".join(("reelgraph", *rel.parts))] = init.parent
+            found[renamed.get(rel.as_posix(), ".".join(("reelgraph", *rel.parts)))] = init.parent
     return found
 
 
@@ -154,15 +157,16 @@ def test_nothing_but_reelgraph_at_top_of_site_packages(fresh):
 
 
 def test_installed_copy_is_the_one_imported(fresh):
-    code = ("import json, reelgraph.graph, reelgraph.ui.cli, reelgraph.nodes;"
+    code = ("import json, reelgraph.graph, reelgraph.ui.cli, reelgraph.nodes, reelgraph.client;"
             "from reelgraph.workflows import path;"
             "print(json.dumps({'graph': reelgraph.graph.__file__, 'cli': reelgraph.ui.cli.__file__,"
             " 'nodes': reelgraph.nodes.__file__, 'wf': str(path('shot_outline')),"
+            " 'client': reelgraph.client.__file__,"
             " 'types': [c.type for c in reelgraph.nodes.NODES]}))")
     p = _run([fresh["python"], "-c", code], cwd=fresh["cwd"], env=fresh["env"])
     info = json.loads(p.stdout)
     venv = fresh["venv"].resolve()
-    for key in ("graph", "cli", "nodes", "wf"):
+    for key in ("graph", "cli", "nodes", "wf", "client"):
         assert venv in Path(info[key]).resolve().parents, f"{key} imported from {info[key]}"
         assert REPO not in Path(info[key]).resolve().parents
     assert {"text.template", "number.math", "list.pick"} <= set(info["types"])

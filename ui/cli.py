@@ -55,28 +55,19 @@ def _compile_or_exit(workflow: Path, sets: tuple[str, ...], restored: bool = Fal
 
 
 def _drop_saved_paths(wf, overrides: dict[str, str], media: Path, quiet: bool) -> None:
-    """Clear the paths a restored workflow's nodes would write to (``writes_params`` of their class).
+    """Clear the paths a restored workflow's nodes would write (``writes_params`` of their class).
 
     Those paths were relative to the folder of the workflow that made ``media``; resolved beside
     ``media`` they would replace whatever files of the user's happen to have those names. A run
     from a media file therefore writes only where the command line says: ``-o``, or a path the
     user sets again with ``--set``.
     """
-    registry = _engine().default_registry()
-    for node_id, entry in wf.nodes.items():
-        spec = registry.get(entry.type)
-        for name in getattr(spec.cls, "writes_params", ()) if spec is not None else ():
-            ref = f"{node_id}.{name}"
-            wired = any(e.target == ref for e in wf.edges)
-            if ref in overrides or not (entry.params.get(name) or wired):
-                continue
-            was = "a wired path" if wired else repr(entry.params[name])
-            entry.params[name] = ""
-            wf.edges = [e for e in wf.edges if e.target != ref]
-            if not quiet:
-                click.echo(f"note: {ref} not written: {was} named a file beside the workflow that made "
-                           f"{media.name}, not here — -o writes the result (or --set {ref}=NAME "
-                           f"writes into {media.parent})", err=True)
+    from reelgraph.graph import jobs
+    for ref, was in jobs.drop_written_paths(wf, overrides):
+        if not quiet:
+            click.echo(f"note: {ref} not written: {was} named a file beside the workflow that made "
+                       f"{media.name}, not here — -o writes the result (or --set {ref}=NAME "
+                       f"writes into {media.parent})", err=True)
 
 
 class _PathParam(click.Path):
@@ -418,26 +409,32 @@ def run(workflow: Path | None, from_file: Path | None, out: Path | None, sets, c
     listeners.append(progress)
     # Without a cache the executor keeps media in a scratch store that is removed at exit.
     executor = g.LocalExecutor(cache)
-    # The run's media stay protected from eviction (ours at the end, or another process's) until
-    # the outputs are written out.
-    lease = cache.lease() if cache is not None else None
+    from reelgraph.graph import jobs
+
+    def deliver(result) -> list[Path]:
+        # the run driver calls this while the run's media are still protected from eviction
+        if events == "json" and out is None:
+            return []
+        return _write_outputs(result, out, cache is not None)
+
     try:
         try:
             with progress:
-                result = executor.run(compiled, listeners=listeners, cancel=cancel, lease=lease)
+                result, written = jobs.execute(compiled, executor, listeners=listeners, cancel=cancel, deliver=deliver)
         finally:
             signal.signal(signal.SIGINT, previous)
             executor.close()
-        _report_and_write(result, out, events, quiet, live, console, cache is not None)
+        _report(result, live, console, cache is not None)
+        for path in written or []:
+            if not quiet:
+                click.echo(f"wrote {path}", err=True)
     finally:
         if cache is not None:
-            cache.evict()
-            if lease is not None:
-                lease.release()
             cache.close()
 
 
-def _report_and_write(result, out, events, quiet, live, console, cached: bool) -> None:
+def _report(result, live, console, cached: bool) -> None:
+    """Say why a run that delivered nothing stopped, and exit 130 (cancelled) or 1 (failed)."""
     if result.status == "cancelled":
         console.print("[yellow]cancelled[/]: finished nodes are cached; run again to resume")
         sys.exit(EXIT_CANCELLED)
@@ -449,11 +446,6 @@ def _report_and_write(result, out, events, quiet, live, console, cached: bool) -
                    f"{len(result.skipped)} skipped; the rest finished"
                    + (" and is cached" if cached else ""), err=True)
         sys.exit(EXIT_FAILED)
-    if events == "json" and out is None:
-        return
-    for path in _write_outputs(result, out, cached):
-        if not quiet:
-            click.echo(f"wrote {path}", err=True)
 
 
 @cli.command()
@@ -733,6 +725,11 @@ def models_pull(preset_ids: tuple[str, ...]) -> None:
                 if "401" in str(e) or "403" in str(e) or "gated" in str(e).lower() else ""
             raise click.ClickException(f"{pid}: download failed: {e}{hint}") from None
         click.echo(f"{pid}: ready at {path}")
+
+
+from .jobs_cli import register as _register_job_commands  # noqa: E402 - after the group exists
+
+_register_job_commands(cli)
 
 
 def main() -> None:

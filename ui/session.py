@@ -20,7 +20,6 @@ import re
 import shutil
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,12 +30,14 @@ from reelgraph.graph import (
     CancelToken,
     Event,
     Issue,
-    LocalExecutor,
+    JobRunner,
+    JobSpec,
     Registry,
     RunResult,
     Workflow,
     WorkflowError,
     compile_workflow,
+    default_data_dir,
     default_registry,
     from_dict,
     load,
@@ -123,7 +124,7 @@ class EditorError(Exception):
 class Run:
     """One run of one session's graph; its thread executes, ``states()`` relays."""
 
-    id: str
+    id: str  # the job id: the run is in the job history (`reelgraph jobs`, the service's API)
     session: str
     folder: Path
     graph_nodes: list[str]
@@ -147,7 +148,8 @@ class Editor:
 
     def __init__(self, workspace: str | os.PathLike, runs_dir: str | os.PathLike | None = None,
                  cache: bool | str | os.PathLike | Cache = True, registry: Registry | None = None,
-                 max_upload: int = DEFAULT_MAX_UPLOAD, max_workflow: int = MAX_WORKFLOW):
+                 max_upload: int = DEFAULT_MAX_UPLOAD, max_workflow: int = MAX_WORKFLOW,
+                 data: str | os.PathLike | None = None):
         self.max_upload = max_upload
         self.max_workflow = max_workflow
         self.workspace = Path(workspace).resolve()
@@ -159,6 +161,10 @@ class Editor:
             runs_dir = Path(base) / "editor-runs"
         self.runs_dir = Path(runs_dir).resolve()
         self.runs_dir.mkdir(parents=True, exist_ok=True)
+        # runs are jobs of the one run driver, recorded in the job history that `reelgraph jobs` and
+        # the service read; this runner only runs what the editor starts (it takes no queued jobs)
+        self.jobs = JobRunner(data if data is not None else default_data_dir(), self.cache, claim=False,
+                              registry=self.registry, workspace=self.workspace)
         self.catalog = build_catalog(self.registry)
         self._types = {n["type"] for n in self.catalog["nodes"]}
         self._lock = threading.Lock()
@@ -244,11 +250,13 @@ class Editor:
             if current is not None and current.running:
                 raise EditorError("a run is already going in this tab — wait for it or press Stop")
             self._prune_runs()
-            run_id = uuid.uuid4().hex[:12]
-            folder = self.runs_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{run_id}"
-            folder.mkdir(parents=True)
-            run = Run(run_id, session, folder, list(graph.order))
-            run.state = {"run_id": run_id, "status": "running", "message": "Starting…",
+            spec = JobSpec(wf.to_dict(), source="editor", workspace=str(self.workspace), write_files=True)
+            run = Run("", session, self.runs_dir, list(graph.order))
+            job_id, live = self.jobs.start_now(spec, listeners=[run.events.put], keep_outputs=KEEP_RUNS)
+            run.id, run.cancel = job_id, live.cancel
+            run.folder = self.runs_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{job_id}"
+            run.folder.mkdir(parents=True)
+            run.state = {"run_id": job_id, "status": "running", "message": "Starting…",
                          "nodes": {n: {"status": "queued"} for n in graph.order}, "issues": [],
                          "output": None}
             self._runs.pop(session, None)
@@ -259,26 +267,20 @@ class Editor:
                 del self._runs[old]
                 self._previews.pop(old, None)
 
-        def target():
-            ex = LocalExecutor(self.cache)
-            try:
-                run.result = ex.run(graph, listeners=[run.events.put], cancel=run.cancel,
-                                    workspace=self.workspace)
-                if self.cache is not None:
-                    self.cache.evict(protect_since=None)
-            except BaseException as e:  # reported to the browser, never lost in a thread
-                log.exception("run %s crashed", run_id)
-                run.error = e
-            finally:
-                ex.close()
-                run.events.put(None)
-                if run.abandoned:  # no page reads its events
-                    self._release(run)
-                run.done.set()
-                if run.abandoned:  # abandoned just now: states() saw it still running
-                    self._release(run)
+        def wait_for_the_job():
+            live.done.wait()
+            run.result = live.result
+            if run.result is None:  # failed outside its nodes (the cache's disk): the job says why
+                errors = live.state.get("errors") or [{"message": "the run crashed"}]
+                run.error = RuntimeError(errors[0].get("message"))
+            run.events.put(None)
+            if run.abandoned:  # no page reads its events
+                self._release(run)
+            run.done.set()
+            if run.abandoned:  # abandoned just now: states() saw it still running
+                self._release(run)
 
-        threading.Thread(target=target, name=f"reelgraph-ui-run-{run_id}", daemon=True).start()
+        threading.Thread(target=wait_for_the_job, name=f"reelgraph-ui-run-{job_id}", daemon=True).start()
         return run
 
     def stop(self, session: str) -> bool:
