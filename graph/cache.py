@@ -936,6 +936,24 @@ def _flush_loop(ref: "weakref.ref[Cache]", closed: threading.Event) -> None:
         del cache
 
 
+def lock_held(path: Path) -> bool | None:
+    """Whether some process holds the flock of ``path`` (a lease, a job runner): True, False, or None
+    when the file is gone. A crashed process's lock is released by the kernel, so a held lock means
+    its owner is alive."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    else:
+        return False
+    finally:
+        os.close(fd)  # closing also drops the lock this probe may have taken
+
+
 def _lease_alive(path: Path) -> bool:
     """A lease is alive while its process holds its lock (a crashed run's lease is not)."""
     if fcntl is None:  # pragma: no cover
@@ -944,19 +962,12 @@ def _lease_alive(path: Path) -> bool:
             return True
         except (OSError, ValueError):
             return False
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True  # its owner holds it
-    else:
+    held = lock_held(path)
+    if held is False:
         # unlocked: a crashed run's, or one whose owner is between creating and locking it
-        return time.time() - os.fstat(fd).st_mtime < 5
-    finally:
-        os.close(fd)
+        with contextlib.suppress(OSError):
+            return time.time() - path.stat().st_mtime < 5
+    return bool(held)
 
 
 def _media_in(value: Any):

@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterable, List, Mapping  # List: JobStore has 
 
 from . import safe_write
 from . import types as t
-from .cache import Cache, media_in
+from .cache import Cache, lock_held, media_in
 from .context import CancelToken
 from .errors import Issue, WorkflowError, describe
 from .events import Event, Listener
@@ -217,11 +217,10 @@ class JobStore:
         self._pending: list[tuple[str, int, str]] = []
         self._closed = threading.Event()
         self._wake = threading.Event()
-        self.flush_interval = flush_interval
         # the flusher sleeps until events arrive and holds the store only weakly: an idle or forgotten
         # store costs no wake-ups and can be collected
-        self._flusher = threading.Thread(target=_flush_loop, args=(weakref.ref(self), self._wake, self._closed),
-                                         name="reelgraph-jobstore", daemon=True)
+        self._flusher = threading.Thread(target=_flush_loop, name="reelgraph-jobstore", daemon=True,
+                                         args=(weakref.ref(self), self._wake, self._closed, flush_interval))
         self._flusher.start()
 
     # -- writing
@@ -369,28 +368,21 @@ class JobStore:
             self._db.close()
 
 
-def _flush_loop(ref: "weakref.ref[JobStore]", wake: threading.Event, closed: threading.Event) -> None:
+def _flush_loop(ref: "weakref.ref[JobStore]", wake: threading.Event, closed: threading.Event,
+                interval: float) -> None:
     while True:
         wake.wait()
-        if closed.is_set():
+        if closed.wait(interval):  # gather what comes in the next moments
             return
-        closed.wait((ref() or _GONE).flush_interval)  # gather what comes in the next moments
         wake.clear()
         store = ref()
-        if store is None or closed.is_set():
+        if store is None:
             return
         try:
             store.flush()
         except sqlite3.Error as e:  # retried with the next events; a status write also flushes
             log.warning("job events not written yet: %s", e)
         del store
-
-
-class _Gone:
-    flush_interval = 0.0
-
-
-_GONE = _Gone()
 
 
 def _job_row(row: Mapping[str, Any]) -> dict:
@@ -415,6 +407,7 @@ class _Live:
         self.listeners: list[Listener] = []
         self.done = threading.Event()
         self.result: RunResult | None = None
+        self.order: list[str] = []  # the nodes it runs, in run order
 
 
 OnFinished = Callable[[dict], None]
@@ -470,20 +463,12 @@ class JobRunner:
         if runner == self.id:
             return True
         path = self.data / "runners" / f"{runner}.lock"
-        if fcntl is None or not path.exists():
-            return False
-        try:
-            fd = os.open(path, os.O_RDWR)
-        except OSError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return True  # its process holds the lock: alive
-        finally:
-            os.close(fd)
+        if fcntl is None:  # pragma: no cover - without flock a runner cannot tell; never steal a job
+            return path.exists()
+        if lock_held(path):
+            return True
         with contextlib.suppress(OSError):
-            path.unlink()
+            path.unlink()  # its process is gone
         return False
 
     # -- lifecycle
@@ -627,6 +612,7 @@ class JobRunner:
         job_id = new_id("j")
         live = _Live(1)
         live.listeners = list(listeners)
+        live.order = list(graph.order)
         with self._lock:
             self._live[job_id] = live
         self._emit(job_id, live, {"event": "job_queued", "job": job_id})

@@ -402,50 +402,45 @@ def _client_error(status, message):
     return ClientError(status, message)
 
 
-class LocalHistory:
-    """The job history of this machine read straight from its data folder, with a client's read
-    methods (``list``, ``get``, ``events``, ``download``) and the same JSON as the service answers.
-    It only reads: cancelling or deleting a job goes through the service that runs it."""
+def LocalHistory(data: Path):  # noqa: N802 - reads like the class it builds
+    """The job history of this machine read straight from its data folder: a Client whose reads
+    (``list``, ``get``, ``events``, ``download``) answer from ``<data>/jobs.db`` and its output files,
+    with the same JSON as the service. It only reads: cancel and delete go through the service."""
+    from reelgraph.client import Client
+    from reelgraph.graph import JobStore, jobs
 
-    def __init__(self, data: Path):
-        from reelgraph.graph import JobStore
-        self.data = data
-        self.store = JobStore(data / "jobs.db")
+    class _LocalHistory(Client):
+        def __init__(self) -> None:  # no server: nothing of Client's connection state is needed
+            self.data = data
+            self.store = JobStore(data / "jobs.db")
 
-    def _job(self, job_id: str) -> dict:
-        job = self.store.get(job_id)
-        if job is None or job["owner"] != "local":
-            raise _client_error(404, f"no job {job_id!r} in {self.data}")
-        return job
+        def _job(self, job_id: str) -> dict:
+            job = self.store.get(job_id)
+            if job is None or job["owner"] != "local":
+                raise _client_error(404, f"no job {job_id!r} in {data}")
+            return job
 
-    def get(self, job_id: str) -> dict:
-        from reelgraph.graph import jobs
-        return jobs.job_detail(self._job(job_id))
+        def get(self, job_id: str) -> dict:
+            return jobs.job_detail(self._job(job_id))
 
-    def list(self, status: str | None = None, limit: int = 50, before: int | None = None) -> list[dict]:
-        from reelgraph.graph import jobs
-        return [jobs.job_summary(j) for j in self.store.list(owner="local", status=status, limit=limit, before=before)]
+        def list(self, status: str | None = None, limit: int = 50, before: int | None = None) -> list[dict]:
+            return [jobs.job_summary(j) for j in self.store.list(owner="local", status=status, limit=limit,
+                                                                  before=before)]
 
-    def events(self, job_id: str, after: int = 0, **_) -> Iterator[dict]:
-        self._job(job_id)
-        for seq, ev in self.store.events(job_id, after, limit=1_000_000):
-            yield {**ev, "seq": seq}
+        def events(self, job_id: str, after: int = 0, **_) -> Iterator[dict]:
+            self._job(job_id)
+            for seq, ev in self.store.events(job_id, after, limit=1_000_000):
+                yield {**ev, "seq": seq}
 
-    def download(self, job_id: str, dest, name: str | None = None) -> list[Path]:
-        from reelgraph.client import Client
-        return Client.download(self, job_id, dest, name)  # type: ignore[arg-type]  # the same rules, local files
+        def fetch_file(self, job_id: str, name: str, path) -> Path:
+            from reelgraph.graph import safe_write
+            src = data / "outputs" / job_id / name
+            if "/" in name or not src.is_file():
+                raise _client_error(404, f"job {job_id} has no file {name!r} any more in {data / 'outputs'}")
+            safe_write.copy_file(src, path)
+            return Path(path)
 
-    def _fetch(self, job_id, key, entry, path, written):
-        from reelgraph.client import Client
-        return Client._fetch(self, job_id, key, entry, path, written)  # type: ignore[arg-type]
-
-    def fetch_file(self, job_id: str, name: str, path) -> Path:
-        from reelgraph.graph import safe_write
-        src = self.data / "outputs" / job_id / name
-        if "/" in name or not src.is_file():
-            raise _client_error(404, f"job {job_id} has no file {name!r} any more in {self.data / 'outputs'}")
-        safe_write.copy_file(src, path)
-        return Path(path)
+    return _LocalHistory()
 
 
 def _format(err: dict) -> str:

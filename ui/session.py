@@ -36,7 +36,6 @@ from reelgraph.graph import (
     RunResult,
     Workflow,
     WorkflowError,
-    compile_workflow,
     default_data_dir,
     default_registry,
     from_dict,
@@ -244,20 +243,20 @@ class Editor:
         """Validate and start a run for ``session``; raises WorkflowError / EditorError."""
         wf = self.workflow(value)
         self._known_types(wf)
-        graph = compile_workflow(wf, self.registry)  # raises WorkflowError listing every problem
         with self._lock:
             current = self._runs.get(session)
             if current is not None and current.running:
                 raise EditorError("a run is already going in this tab — wait for it or press Stop")
             self._prune_runs()
             spec = JobSpec(wf.to_dict(), source="editor", workspace=str(self.workspace), write_files=True)
-            run = Run("", session, self.runs_dir, list(graph.order))
+            run = Run("", session, self.runs_dir, [])
+            # compiles the graph (a WorkflowError lists every problem) and starts it
             job_id, live = self.jobs.start_now(spec, listeners=[run.events.put], keep_outputs=KEEP_RUNS)
-            run.id, run.cancel = job_id, live.cancel
+            run.id, run.cancel, run.graph_nodes = job_id, live.cancel, list(live.order)
             run.folder = self.runs_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{job_id}"
             run.folder.mkdir(parents=True)
             run.state = {"run_id": job_id, "status": "running", "message": "Starting…",
-                         "nodes": {n: {"status": "queued"} for n in graph.order}, "issues": [],
+                         "nodes": {n: {"status": "queued"} for n in run.graph_nodes}, "issues": [],
                          "output": None}
             self._runs.pop(session, None)
             self._runs[session] = run  # dicts keep insertion order: the oldest sessions come first

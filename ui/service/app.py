@@ -625,15 +625,17 @@ def create_app(runner: JobRunner, *, require_token: bool = False, max_request: i
                 # what is there goes out as one write: a replayed log of hundreds of events is one
                 # chunk, and a client that hangs up mid-way costs one failed write, not hundreds
                 chunk = []
+                finished = False
                 for seq, data in events:
                     seen = seq
                     chunk.append(f"id: {seq}\nevent: {data.get('event', 'message')}\ndata: {_json_line(data)}\n\n")
-                    if data.get("event") == "job_finished":
+                    finished = data.get("event") == "job_finished"
+                    if finished:
                         break
                 if chunk:
                     yield "".join(chunk)
-                    if chunk[-1].startswith(f"id: {seen}\nevent: job_finished\n"):
-                        return
+                if finished:
+                    return
                 if events:
                     sent = loop.time()
                     continue
