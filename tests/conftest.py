@@ -72,6 +72,27 @@ def every_progress_event(monkeypatch):
     monkeypatch.setattr(graph.context, "_PROGRESS_INTERVAL", 0.0)
 
 
+@pytest.fixture
+def stop_after(monkeypatch):
+    """``stop_after(token, node, message_pattern)``: press Stop right after ``node`` reports a
+    progress step whose message matches, from the node's own thread. A listener sees events through
+    the run loop, after the node has moved on, so a Stop pressed from a listener races a fast tiny
+    model; this one does not, and the node must notice it at its very next step."""
+    import re
+
+    def arm(token, node: str, pattern: str) -> None:
+        report = graph.context.RunContext.progress
+
+        def progress(self, fraction, message=None):
+            report(self, fraction, message)
+            if self.node_id == node and re.search(pattern, message or ""):
+                token.cancel()
+
+        monkeypatch.setattr(graph.context.RunContext, "progress", progress)
+        monkeypatch.setattr(graph.context, "_PROGRESS_INTERVAL", 0.0)
+    return arm
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """Tiny models' matrices are too small to share out: on a shared 2-core runner, torch's

@@ -144,18 +144,13 @@ def test_music_tempo_goes_into_the_prompt():
     assert _music_model.prompt_for("dark synth", 96) == "dark synth, 96 BPM"
 
 
-def test_music_cancelled_at_the_first_step_stores_nothing(stable_audio, tmp_path, every_progress_event):
+def test_music_cancelled_at_the_first_step_stores_nothing(stable_audio, tmp_path, stop_after):
     token = CancelToken()
+    stop_after(token, "n", STEP.pattern)  # at "step 0/4": the model is loaded, its first call is starting
     events: list = []
-
-    def listener(ev):
-        events.append(ev)
-        if ev.event == "node_progress" and ev.node == "n" and STEP.search(ev.message or ""):
-            token.cancel()  # at "step 0/4": the model is loaded, its first call is starting
-
     cache = tmp_path / "cache"
     result, _ = run_one("audio.music", music_params(stable_audio, seconds=2.5, steps=4), cache=cache,
-                        on_event=listener, cancel=token)
+                        on_event=events.append, cancel=token)
     assert result.status == "cancelled" and result.failures == [] and result.skipped == ["n"]
     assert [e.message for e in events if STEP.search(e.message or "")] == ["segment 1/3, step 0/4"]
     assert not any(e.event in ("node_finished", "node_failed") for e in events)
@@ -275,17 +270,12 @@ def test_speech_with_a_music_model_fails_naming_model(stable_audio):
     assert "VitsModel" in failure.fix
 
 
-def test_speech_cancelled_between_sentences_stores_nothing(vits, tmp_path, every_progress_event):
+def test_speech_cancelled_between_sentences_stores_nothing(vits, tmp_path, stop_after):
     token = CancelToken()
+    stop_after(token, "n", r"^sentence 1/")
     events: list = []
-
-    def listener(ev):
-        events.append(ev)
-        if ev.event == "node_progress" and ev.node == "n" and (ev.message or "").startswith("sentence"):
-            token.cancel()
-
     cache = tmp_path / "cache"
-    result, _ = run_one("audio.speech", speech_params(vits, TEXT), cache=cache, on_event=listener,
+    result, _ = run_one("audio.speech", speech_params(vits, TEXT), cache=cache, on_event=events.append,
                         cancel=token)
     assert result.status == "cancelled" and result.failures == [] and result.skipped == ["n"]
     assert [e.message for e in events if (e.message or "").startswith("sentence")] == ["sentence 1/2"]

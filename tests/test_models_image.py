@@ -115,18 +115,13 @@ def test_keyframe_model_reports_each_denoising_step(sd, tmp_path, every_progress
     assert [s[2:] for s in steps_seen(events, "frame") if s[2] > 0] == [(1, 3), (2, 3), (3, 3)]
 
 
-def test_keyframe_model_cancelled_at_the_first_step_stores_nothing(sd, tmp_path, every_progress_event):
+def test_keyframe_model_cancelled_at_the_first_step_stores_nothing(sd, tmp_path, stop_after):
     token = CancelToken()
-    events = []
-
-    def listener(ev):
-        events.append(ev)
-        if ev.event == "node_progress" and ev.message == "step 1/4":
-            token.cancel()
-
+    stop_after(token, "frame", r"^step 1/4$")
+    events: list = []
     cache = tmp_path / "cache"
     result = graph.run(keyframe_flow(sd, steps=4), workspace=tmp_path, cache=cache, cancel=token,
-                       on_event=listener)
+                       on_event=events.append)
     assert result.status == "cancelled" and result.failures == []
     assert "frame" in result.skipped and "frame" not in result.ran
     assert [s[2] for s in steps_seen(events, "frame") if s[2] > 0] == [1]  # step 2 never reported
