@@ -246,7 +246,7 @@ def bench_concurrency(reg) -> None:
     line("8 independent 0.2 s waiting nodes (cpu=0): speed-up over serial", f"{speedup:.2f}", "×",
          f"goal ≥ 7: {_ok(speedup >= 7)}; {dt:.3f} s vs {serial:.1f} s serial")
 
-    cores = graph.executor.available_cpus()
+    cores = graph.dispatch.available_cpus()
     expect = -(-8 // cores) * 0.2
     t0 = time.perf_counter()
     r = graph.run(wide(8, "bench.cpu_sleep", seconds=0.2), cache=False, registry=reg)
@@ -281,7 +281,7 @@ def child(wf_path: str, cache_dir: str) -> None:
 
 def main() -> None:
     reg = make_registry()
-    info("machine", f"{graph.executor.available_cpus()} cores, Python {sys.version.split()[0]}", "", "info")
+    info("machine", f"{graph.dispatch.available_cpus()} cores, Python {sys.version.split()[0]}", "", "info")
     t_all = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="reelgraph-bench-") as d:
         tmp = Path(d)

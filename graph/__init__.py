@@ -5,7 +5,7 @@ Nothing here imports torch, gradio or ray. The public API is what this module ex
 
 from __future__ import annotations
 
-from . import jobs, safe_write, types
+from . import dispatch, jobs, safe_write, types
 from .api import (
     apply_overrides,
     compile,
@@ -19,6 +19,7 @@ from .api import (
 )
 from .cache import ArtifactStore, Cache, CacheError, default_cache_dir, parse_size
 from .context import CancelToken, RunContext
+from .dispatch import Dispatcher, RunScope, ThreadDispatcher, engine_names, open_engine
 from .errors import Cancelled, DeclarationError, Issue, NodeError, NodeFailure, ReelgraphError, WorkflowError
 from .events import EVENT_KINDS, Event
 from .executor import LocalExecutor, PlanEntry, RunResult
@@ -59,6 +60,7 @@ def _version() -> str:
 __version__ = _version()
 
 __all__ = [
+    "dispatch", "Dispatcher", "RunScope", "ThreadDispatcher", "engine_names", "open_engine",
     "jobs", "JobRunner", "JobSpec", "JobStore", "default_data_dir",
     "safe_write", "types", "apply_overrides", "compile", "iter_events", "load", "open_cache", "parse_param_text",
     "plan", "run", "validate", "ArtifactStore", "Cache", "CacheError", "default_cache_dir", "CancelToken",

@@ -22,6 +22,7 @@ from . import types as t
 from . import workflow as wfmod
 from .cache import Cache
 from .context import CancelToken
+from .dispatch import Dispatcher
 from .errors import Issue, WorkflowError
 from .events import Event, Listener
 from .executor import LocalExecutor, PlanEntry, RunResult
@@ -166,15 +167,30 @@ def open_cache(cache: bool | str | os.PathLike | Cache = True, max_bytes: int | 
 def run(source: WorkflowLike, *, overrides: Mapping[str, Any] | None = None,
         cache: bool | str | os.PathLike | Cache = True, registry: Registry | None = None,
         on_event: Listener | None = None, cancel: CancelToken | None = None,
-        executor: LocalExecutor | None = None, workspace: str | os.PathLike | None = None) -> RunResult:
+        executor: LocalExecutor | None = None, workspace: str | os.PathLike | None = None,
+        engine: str | Dispatcher | None = None, address: str | None = None) -> RunResult:
     """Run a workflow and return its result; node failures are in ``result.failures``.
 
-    Raises WorkflowError (before anything runs) when the workflow is invalid.
+    ``engine``: where node calls run: ``"local"`` (a thread pool here, the default), ``"ray"`` (a
+    Ray cluster at ``address``: ``"auto"``, ``"HOST:PORT"``, or None for a Ray of this process's
+    own; needs ``reelgraph[ray]``) or a Dispatcher. Ignored when ``executor`` is given.
+
+    Raises WorkflowError (before anything runs) when the workflow is invalid, ValueError when the
+    engine cannot start.
     """
     from .jobs import execute
     graph = compile(source, overrides, registry)
     own = executor is None
-    ex = executor or LocalExecutor(open_cache(cache))
+    if executor is None:
+        options: dict[str, Any] = {"address": address} if address is not None else {}
+        c = open_cache(cache)
+        try:
+            executor = LocalExecutor(c, engine=engine, **options)
+        except BaseException:
+            if c is not None and not isinstance(cache, Cache):
+                c.close()
+            raise
+    ex = executor
     try:
         # the one run driver: the run's media are leased while it runs, and making room afterwards
         # never takes the outputs the caller is about to read

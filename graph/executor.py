@@ -1,11 +1,12 @@
-"""The local executor: runs a compiled graph with concurrency, mapping, caching and events.
+"""The executor: runs a compiled graph with concurrency, mapping, caching and events.
 
-The scheduler is one loop on the calling thread; node calls run on a thread pool. A call may start
-when its resources are free: CPU-bound calls (``Resources.cpu > 0``) up to the machine's cores,
-waiting calls (``cpu=0``) freely up to the pool size, GPU-heavy calls and calls that need a model
-(``Node.models_for``) one per device. Among ready model calls, those needing the model used last go
-first, so nodes that share a model load it once per run. Only the scheduler thread touches run state
-and emits events, so listeners never race each other.
+The scheduler is one loop on the calling thread; node calls run where its dispatcher puts them
+(``dispatch``: a thread pool here, or a cluster). A call may start when its resources are free:
+CPU-bound calls (``Resources.cpu > 0``) up to the machine's cores, waiting calls (``cpu=0``)
+freely, GPU-heavy calls and calls that need a model (``Node.models_for``) one per device. Among
+ready model calls, those needing the model used last go first, so nodes that share a model load it
+once per run. Only the scheduler thread touches run state and emits events, so listeners never race
+each other.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import time
 import traceback
 import uuid
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -31,6 +31,7 @@ from typing import Any, Iterable
 from . import types as t
 from .cache import ArtifactStore, Cache, Lease, media_in
 from .context import CancelToken, RunContext
+from .dispatch import Dispatcher, RunScope, open_engine
 from .errors import Cancelled, NodeError, NodeFailure, describe
 from .events import Event, Listener
 from .models import ModelManager, default_manager
@@ -38,13 +39,6 @@ from .node import ModelNeed
 from .validate import CompiledGraph, CompiledNode
 
 log = logging.getLogger("reelgraph")
-
-
-def available_cpus() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 @dataclass
@@ -100,8 +94,10 @@ def workspace_of(graph: CompiledGraph) -> Path:
 
 
 def gather_calls(cn: CompiledNode, values: dict[str, dict[str, Any]],
-                 workspace: Path | None = None) -> list[Call]:
+                 workspace: Path | None = None, where: Dispatcher | None = None) -> list[Call]:
     """The calls a node makes given its upstream values (one per element when it maps).
+    ``where``: the dispatcher that will run them, which looks up their models and fingerprints
+    where they would run (default: here).
 
     Raises NodeError for values that do not fit (wired params out of bounds, mapped lists of
     different lengths).
@@ -126,8 +122,9 @@ def gather_calls(cn: CompiledNode, values: dict[str, dict[str, Any]],
         if name not in base and name not in mapped:
             base[name] = None
     workspace = workspace if workspace is not None else Path.cwd()
+    where = where or _HERE
     if not mapped:
-        return [Call(cn, None, base, _key(cn, base, workspace), _models(cn, base, workspace))]
+        return [_call(cn, None, base, workspace, where)]
     lengths = {name: len(v) for name, v in mapped.items()}
     if len(set(lengths.values())) > 1:
         detail = ", ".join(f"{n} has {k}" for n, k in lengths.items())
@@ -136,13 +133,18 @@ def gather_calls(cn: CompiledNode, values: dict[str, dict[str, Any]],
     calls = []
     for i in range(next(iter(lengths.values()))):
         kwargs = {**base, **{name: v[i] for name, v in mapped.items()}}
-        calls.append(Call(cn, i, kwargs, _key(cn, kwargs, workspace), _models(cn, kwargs, workspace)))
+        calls.append(_call(cn, i, kwargs, workspace, where))
     return calls
 
 
-def _models(cn: CompiledNode, kwargs: dict[str, Any], workspace: Path) -> tuple[ModelNeed, ...]:
-    needs = cn.spec.cls.models_for(kwargs, workspace)
-    return tuple(needs or ())
+_HERE = Dispatcher()  # resolves calls in this process
+
+
+def _call(cn: CompiledNode, element: int | None, kwargs: dict[str, Any], workspace: Path,
+          where: Dispatcher) -> Call:
+    resolver = where if cn.spec.cls.resolves_where_it_runs(kwargs) else _HERE
+    fingerprint, models = resolver.resolve(cn.spec.cls, kwargs, workspace, keyed=cn.spec.cacheable)
+    return Call(cn, element, kwargs, _key(cn, kwargs, fingerprint), models)
 
 
 def _fix_for(port) -> str:
@@ -153,7 +155,7 @@ def _fix_for(port) -> str:
     return f"wire a {port.type} value"
 
 
-def _key(cn: CompiledNode, kwargs: dict[str, Any], workspace: Path) -> str | None:
+def _key(cn: CompiledNode, kwargs: dict[str, Any], extra: str | None) -> str | None:
     spec = cn.spec
     if not spec.cacheable:
         return None
@@ -161,7 +163,6 @@ def _key(cn: CompiledNode, kwargs: dict[str, Any], workspace: Path) -> str | Non
     h.update(f"{spec.type}\0{spec.version}\0".encode())
     for name in sorted(kwargs):
         h.update(name.encode() + b"=" + t.digest(kwargs[name]).encode() + b"\0")
-    extra = spec.cls.fingerprint(kwargs, workspace)
     if extra:
         h.update(b"fp=" + str(extra).encode())
     return h.hexdigest()
@@ -231,25 +232,40 @@ def _scratch_store() -> ArtifactStore:
 
 
 class LocalExecutor:
-    """Runs compiled graphs in this process. Reusable across runs; ``close()`` ends the pool."""
+    """Runs compiled graphs from this process: the scheduler runs here, node calls run where its
+    engine puts them (``engine``: ``"local"``, the default, a thread pool here; ``"ray"``, a Ray
+    cluster, see ``dispatch``; or a Dispatcher). Reusable across runs; ``close()`` ends the engine."""
 
     def __init__(self, cache: Cache | None = None, *, store: ArtifactStore | None = None,
                  cpu_slots: float | None = None, gpu_slots: int = 1, max_workers: int | None = None,
-                 models: ModelManager | None = None):
+                 models: ModelManager | None = None, engine: str | Dispatcher | None = None,
+                 **engine_options: Any):
         self.cache = cache
         self._models = models
+        if engine is None or engine == "local":
+            engine_options.update(cpu_slots=cpu_slots, gpu_slots=gpu_slots, max_workers=max_workers)
+        # an engine given as a Dispatcher belongs to the caller (it may serve several executors
+        # one after another); one opened here by name is closed with this executor
+        self._own_dispatcher = not isinstance(engine, Dispatcher)
+        self.dispatcher = open_engine(engine, **engine_options)
+        try:
+            self.dispatcher.bind(self)
+        except BaseException:
+            if self._own_dispatcher:
+                self.dispatcher.close()
+            raise
         if store is None:
             # a read-only cache still serves results; what this run makes goes to a scratch store
             store = cache.store if cache is not None and not cache.read_only else _scratch_store()
         self.store = store
-        self.cpu_slots = float(cpu_slots) if cpu_slots is not None else float(available_cpus())
-        self.gpu_slots = max(1, int(gpu_slots))
+        self.cpu_slots, self.gpu_slots = self.dispatcher.capacity()
         # every run of this executor draws on the same cores and devices: jobs run side by side
         # by the job service never put two GPU-heavy calls on one device, nor more CPU work than cores
         self.slots = _Slots(self.cpu_slots, self.gpu_slots)
-        self.max_workers = max_workers or max(32, 4 * available_cpus())
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
+
+    @property
+    def engine(self) -> str:
+        return self.dispatcher.name
 
     @property
     def models(self) -> ModelManager:
@@ -258,17 +274,9 @@ class LocalExecutor:
             self._models = default_manager()
         return self._models
 
-    @property
-    def pool(self) -> ThreadPoolExecutor:
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="reelgraph-node")
-            return self._pool
-
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        if self._own_dispatcher:
+            self.dispatcher.close()
         if self.cache is not None:
             self.cache.flush()
 
@@ -378,6 +386,7 @@ class _Run:
         self.parked: dict[str, list[Call]] = {}  # producer node -> calls waiting for its re-render
         self.stale_tries: dict[tuple[str, int | None], int] = {}
         self.stale_waits: dict[int, int] = {}  # id(parked call) -> producers it still waits for
+        self.scope = RunScope(self.run_id, workspace, graph.workflow, cancel, ex.store, self.inbox.put)
 
     # -- events
     def emit(self, kind: str, node: str | None = None, seconds: float | None = None, **kw) -> None:
@@ -455,6 +464,7 @@ class _Run:
             pass  # another run freed a slot: the main loop dispatches again
         elif kind == "cancel":
             self.cancelled = True
+            self.ex.dispatcher.cancel_run(self.scope)
             for dq in self.pending.values():
                 for call in dq:
                     if not call.redo:
@@ -478,7 +488,10 @@ class _Run:
             while dq and self.ex.slots.take(cpu, gpu):
                 call = self.next_call(dq)
                 self.running += 1
-                self.ex.pool.submit(self.work, call)
+                try:
+                    self.ex.dispatcher.submit(call, self.scope)
+                except Exception as e:  # the engine refused it (a cluster went away): that call fails
+                    self.inbox.put(("error", call, e, traceback.format_exc()))
 
     def next_call(self, dq: deque[Call]) -> Call:
         """The oldest call, except that a call using the model loaded last goes first: nodes that
@@ -493,39 +506,6 @@ class _Run:
             self.last_models = call.model_ids
         return call
 
-    # -- in a worker thread
-    def work(self, call: Call) -> None:
-        cn = call.node
-        ctx = RunContext(node_id=cn.id, store=self.ex.store, workspace=self.workspace,
-                         cancel=self.cancel, element=call.element, workflow=self.graph.workflow,
-                         emit=lambda kind, **kw: self.inbox.put(("event", call, kind, kw)))
-        try:
-            ctx.check_cancelled()
-            # inputs are checked before use: a file deleted by another program, evicted by another
-            # process or damaged on disk is re-rendered by its producer, never read
-            bad = self.ex.missing_inputs(call)
-            if bad:
-                self.inbox.put(("stale", call, bad))
-                return
-            if call.models:
-                with self.ex.models.use(call.models, report=lambda message: ctx.progress(0.0, message)) as loaded:
-                    ctx.models = loaded
-                    result = cn.spec.cls().run(ctx, **call.kwargs)
-            else:
-                result = cn.spec.cls().run(ctx, **call.kwargs)
-            outputs = normalize_outputs(cn, result)
-            self.inbox.put(("done", call, outputs))
-        except BaseException as e:  # reported, never raised in the pool
-            tb = None
-            if not isinstance(e, (NodeError, Cancelled)):
-                try:
-                    tb = traceback.format_exc()
-                except Exception:
-                    tb = None
-            self.inbox.put(("error", call, e, tb))
-        finally:
-            ctx.cleanup()
-
     # -- node lifecycle (scheduler thread)
     def start_node(self, n: str) -> None:
         if self.status[n] != "pending":
@@ -537,7 +517,7 @@ class _Run:
             self.status[n] = "pending"
             return
         try:
-            calls = gather_calls(cn, self.values, self.workspace)
+            calls = gather_calls(cn, self.values, self.workspace, self.ex.dispatcher)
         except NodeError as e:
             self.errors[n] = [NodeFailure(n, e.message, e.field, e.fix)]
             self.fail_node(n)
@@ -726,7 +706,8 @@ class _Run:
                 continue
             n = parked.node.id
             try:
-                fresh = gather_calls(parked.node, self.values, self.workspace)[parked.element or 0]
+                fresh = gather_calls(parked.node, self.values, self.workspace,
+                                     self.ex.dispatcher)[parked.element or 0]
             except Exception as e:
                 if parked.redo:
                     self.redo_failed(parked, e)

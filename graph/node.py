@@ -261,6 +261,13 @@ class Node:
         return cls.models
 
     @classmethod
+    def resolves_where_it_runs(cls, values: dict) -> bool:
+        """Whether ``models_for`` and ``fingerprint`` with these values look at the machine (its
+        GPUs, its model files). A cluster engine then asks a worker that would run the call, not
+        the head node, which may have neither; override with e.g. a ``backend`` param."""
+        return False
+
+    @classmethod
     def fingerprint(cls, values: dict, workspace: Path) -> str | None:
         """Extra cache-key material that the values do not show, e.g. the size and mtime of a file
         named by a path param (relative paths are relative to ``workspace``); None if none."""

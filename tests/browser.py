@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import time
 from pathlib import Path
 
 import pytest
+from conftest import free_port  # noqa: F401 - the editor tests take it from here
 
 ARTIFACTS = Path(os.environ.get("REELGRAPH_TEST_ARTIFACTS",
                                 Path(__file__).resolve().parent.parent / "out" / "test-artifacts")) / "editor"
@@ -31,11 +31,6 @@ def chromium_path() -> str:
     pytest.fail("the editor's browser tests need Debian's chromium: apt-get install chromium "
                 "(or set REELGRAPH_CHROMIUM to a Chromium binary); `make test` installs it")
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def record(name: str, value, unit: str = "", note: str = "") -> None:

@@ -163,6 +163,13 @@ def wf():
     return make_workflow
 
 
+def free_port() -> int:
+    """A loopback port free right now (for a server a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def resource(name: str) -> Path:
     return RESOURCES / name
 

@@ -96,3 +96,20 @@ def read_sse(client: TestClient, url: str, headers: dict | None = None, stop_aft
                     return events[:stop_after]
         events.extend(parse_sse(buf))
     return events
+
+
+def wait_for_server(client, process, tries: int = 600) -> None:
+    """Until ``client`` reaches the server ``process`` started (bounded: 60 s), or fail with what it printed."""
+    import time
+
+    from reelgraph.client import ClientError
+    for _ in range(tries):
+        if process.poll() is not None:
+            out = process.stdout.read() if process.stdout else ""
+            raise AssertionError(f"the server exited with {process.returncode}:\n{out[-3000:]}")
+        try:
+            client.health()
+            return
+        except ClientError:
+            time.sleep(0.1)
+    raise AssertionError("the server did not answer within 60 s")

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import free_port
 from reelgraph.graph.jobs import JobStore
 from reelgraph.ui.cli import cli
-from test_client import _free_port, service, token_service  # noqa: F401 - the service fixtures
+from test_client import service, token_service  # noqa: F401 - the service fixtures
 
 JOBS = Path(__file__).parent / "resources" / "jobs"
 GREET = JOBS / "greet.json"
@@ -46,7 +47,7 @@ def test_serve_create_token_prints_a_token_and_stores_only_its_hash(tmp_path):
 
 
 def test_serve_beyond_loopback_without_a_token_refuses_in_one_line(tmp_path):
-    r = invoke("serve", "--host", "0.0.0.0", "--port", _free_port(), "--data", tmp_path / "data")
+    r = invoke("serve", "--host", "0.0.0.0", "--port", free_port(), "--data", tmp_path / "data")
     assert r.exit_code == 2
     assert r.stderr.startswith("error: refusing to listen on 0.0.0.0") and r.stderr.count("\n") == 1
 
@@ -97,7 +98,7 @@ def test_submit_of_an_invalid_workflow_exits_2_naming_the_node_and_field(service
 
 
 def test_submit_without_a_service_says_how_to_start_one():
-    r = invoke("submit", GREET, "--server", f"http://127.0.0.1:{_free_port()}")
+    r = invoke("submit", GREET, "--server", f"http://127.0.0.1:{free_port()}")
     assert r.exit_code == 2
     assert "no reelgraph service at" in r.stderr and "reelgraph serve" in r.stderr
 

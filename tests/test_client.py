@@ -19,6 +19,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from conftest import free_port
 from reelgraph import graph
 from reelgraph.client import Client, ClientError
 from reelgraph.graph.jobs import JobRunner
@@ -26,11 +27,6 @@ from reelgraph.graph.jobs import JobRunner
 JOBS = Path(__file__).parent / "resources" / "jobs"
 GREET = JOBS / "greet.json"
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _serve(tmp_path, require_token: bool = False):
@@ -118,7 +114,7 @@ def test_an_invalid_workflow_raises_a_client_error_listing_every_issue_with_its_
 
 
 def test_no_service_at_the_address_says_so_and_how_to_start_one():
-    c = Client(f"http://127.0.0.1:{_free_port()}", timeout=5)
+    c = Client(f"http://127.0.0.1:{free_port()}", timeout=5)
     with pytest.raises(ClientError) as e:
         c.health()
     assert e.value.status is None

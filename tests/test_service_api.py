@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import servicekit
-from conftest import make_workflow
+from conftest import free_port, make_workflow
 from reelgraph import graph
 from reelgraph.ui.service import app as service_app
 from reelgraph.ui.service.app import shipped_workflows_dir
@@ -409,11 +408,6 @@ def test_a_bad_last_event_id_is_422(service):
 # ------------------------------------------------------------------------------------- the server
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def test_a_stopping_server_ends_its_event_streams(service):
     svc = service()
@@ -435,7 +429,8 @@ def test_serve_prints_where_it_listens_and_sigterm_interrupts_running_jobs(tmp_p
     proc = subprocess.Popen([sys.executable, "-c", script, str(data)], env=env, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stderr.readline()
-        assert line.strip() == f"reelgraph serve: http://127.0.0.1:{port} (docs at /docs), 2 workers, data in {data}"
+        assert line.startswith(f"reelgraph serve: http://127.0.0.1:{port} (docs at /docs), 2 workers, "
+                               f"data in {data}, engine local: ")
         slow = make_workflow({"s": ("stub.slow", {"steps": 2000, "step_seconds": 0.05})})
         req = urllib.request.Request(f"http://127.0.0.1:{port}/api/jobs", json.dumps({"workflow": slow}).encode(),
                                      {"Content-Type": "application/json"})

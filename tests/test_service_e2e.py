@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from conftest import free_port
 from mediaprobe import video_frames
 from reelgraph import graph
 
@@ -28,11 +28,6 @@ RESOURCES = Path(__file__).parent / "resources" / "jobs"
 BIN = Path(sys.executable).parent
 JOBS = 30
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:

@@ -345,6 +345,31 @@ def cli() -> None:
 
 cache_dir_option = click.option("--cache-dir", type=_path(file_okay=False),
                                 help="Cache folder (default: the user cache dir, or $REELGRAPH_CACHE_DIR).")
+engine_option = click.option(
+    "--engine", default="local", show_default=True, metavar="local|ray",
+    help="Where node calls run: local (threads in this process) or ray (a Ray cluster; "
+         "pip install 'reelgraph[ray]', see docs/cluster.md).")
+address_option = click.option(
+    "--address", metavar="auto|HOST:PORT",
+    help="With --engine ray: the cluster to join (auto: the one `ray start` runs on this machine). "
+         "Without it, a Ray of this command's own is started and stopped.")
+
+
+def open_executor(g, cache, engine: str, address: str | None, quiet: bool = False):
+    """The executor for ``--engine``/``--address``, or a usage error that says what to do."""
+    if address and engine == "local":
+        raise click.UsageError("--address needs --engine ray")
+    if engine != "local" and not quiet:
+        click.echo(f"starting the {engine} engine{f' at {address}' if address else ''} ...", err=True)
+    try:
+        ex = g.LocalExecutor(cache, engine=engine, **({"address": address} if address else {}))
+    except ValueError as e:
+        raise click.UsageError(f"--engine {engine}: {e}") from None
+    if engine != "local" and not quiet:
+        click.echo(ex.dispatcher.describe(), err=True)
+    return ex
+
+
 set_option = click.option("--set", "sets", multiple=True, metavar="NODE.PARAM=VALUE",
                           help="Set a param; VALUE may be @file to read it from a file. Repeatable.")
 
@@ -362,8 +387,10 @@ set_option = click.option("--set", "sets", multiple=True, metavar="NODE.PARAM=VA
 @click.option("--events", type=click.Choice(["json", "none"]), default="none",
               help="json: print every event as one JSON object per line on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+@engine_option
+@address_option
 def run(workflow: Path | None, from_file: Path | None, out: Path | None, sets, cache_dir, no_cache,
-        cache_size, events, quiet) -> None:
+        cache_size, events, quiet, engine, address) -> None:
     """Run WORKFLOW (a workflow JSON file, or a PNG/MP4 that reelgraph saved)."""
     if (workflow is None) == (from_file is None):
         raise click.UsageError("give one workflow: a JSON file, or --from FILE (a PNG/MP4 reelgraph saved)")
@@ -384,6 +411,13 @@ def run(workflow: Path | None, from_file: Path | None, out: Path | None, sets, c
                                "(choose another with --cache-dir)") from None
     except g.CacheError as e:
         raise click.UsageError(str(e)) from None
+    try:
+        # Without a cache the executor keeps media in a scratch store that is removed at exit.
+        executor = open_executor(g, cache, engine, address, quiet)
+    except BaseException:
+        if cache is not None:
+            cache.close()
+        raise
     cancel = g.CancelToken()
     console = _stderr_console()
 
@@ -407,8 +441,6 @@ def run(workflow: Path | None, from_file: Path | None, out: Path | None, sets, c
     live = console.is_terminal and events != "json"
     progress = _Progress(g, compiled, live=live, quiet=quiet)
     listeners.append(progress)
-    # Without a cache the executor keeps media in a scratch store that is removed at exit.
-    executor = g.LocalExecutor(cache)
     from reelgraph.graph import jobs
 
     def deliver(result) -> list[Path]:
@@ -729,7 +761,7 @@ def models_pull(preset_ids: tuple[str, ...]) -> None:
 
 from .jobs_cli import register as _register_job_commands  # noqa: E402 - after the group exists
 
-_register_job_commands(cli)
+_register_job_commands(cli, engine_option, address_option)
 
 
 def main() -> None:

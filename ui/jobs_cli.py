@@ -81,7 +81,7 @@ def _seconds(job: dict) -> str:
     return f"{(end or time.time()) - start:.1f}"
 
 
-def register(cli) -> None:
+def register(cli, engine_option, address_option) -> None:
     """Add the job commands to the ``reelgraph`` group."""
     set_option = click.option("--set", "sets", multiple=True, metavar="NODE.PARAM=VALUE",
                               help="Set a param; VALUE may be @file to read it from a file. Repeatable.")
@@ -104,7 +104,10 @@ def register(cli) -> None:
     @click.option("--max-upload", default="1GB", show_default=True, metavar="SIZE", help="Largest upload.")
     @click.option("--create-token", metavar="NAME",
                   help="Print a new token for NAME (its owner) and exit; only its hash is stored.")
-    def serve(host, port, workers, data, cache_dir, workspace, max_request, max_upload, create_token) -> None:
+    @engine_option
+    @address_option
+    def serve(host, port, workers, data, cache_dir, workspace, max_request, max_upload, create_token,
+              engine, address) -> None:
         """Run workflows as jobs behind a REST API with live events (docs/api.md)."""
         import importlib.util
         missing = [m for m in ("fastapi", "uvicorn") if importlib.util.find_spec(m) is None]
@@ -127,8 +130,11 @@ def register(cli) -> None:
                     limits[opt] = parse_size(value)
                 except ValueError as e:
                     raise click.BadParameter(str(e), param_hint=opt) from None
+            if address and engine == "local":
+                raise click.UsageError("--address needs --engine ray")
             server.serve(host=host, port=port, workers=workers, data=data, cache_dir=cache_dir,
-                         workspace=workspace, max_request=limits["--max-request"], max_upload=limits["--max-upload"])
+                         workspace=workspace, max_request=limits["--max-request"], max_upload=limits["--max-upload"],
+                         engine=engine, address=address)
         except server.ServiceError as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(EXIT_INVALID)

@@ -114,6 +114,10 @@ class Generative:
     task: ClassVar[str]
 
     @classmethod
+    def resolves_where_it_runs(cls, values: dict) -> bool:
+        return values.get("backend", "draft") not in (None, "", "draft")  # a GPU and weights decide
+
+    @classmethod
     def models_for(cls, values: dict, workspace: Path) -> tuple[ModelNeed, ...]:
         return choose(values.get("backend", "draft"), values.get("model", ""), cls.task, workspace).needs()
 

@@ -358,7 +358,7 @@ class Client:
                               timeout=max(self.timeout, 300))["path"]
 
     def health(self) -> dict:
-        """``{"status": "ok", "version", "workers", "queued", "running", "paused"}``."""
+        """``{"status": "ok", "version", "workers", "queued", "running", "paused", "engine"}``."""
         return self._json("GET", "/api/health")
 
 

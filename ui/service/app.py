@@ -372,6 +372,7 @@ class Health(BaseModel):
     queued: int
     running: int
     paused: bool
+    engine: str = "local"
 
 
 class QueueOut(BaseModel):
@@ -741,7 +742,8 @@ def create_app(runner: JobRunner, *, require_token: bool = False, max_request: i
         """Whether the service is up, and how busy."""
         return {"status": "ok", "version": graph.__version__, "workers": runner.workers,
                 "queued": runner.store.count("queued") + runner.store.count("interrupted"),
-                "running": runner.running_count(), "paused": runner.paused}
+                "running": runner.running_count(), "paused": runner.paused,
+                "engine": runner.executor.dispatcher.name}
 
     def queue_state(who: str) -> dict:
         waiting = runner.store.with_status("queued", "interrupted")

@@ -99,10 +99,12 @@ def _server_class(on_stop, on_started):
 def serve(*, host: str = "127.0.0.1", port: int = DEFAULT_PORT, workers: int = 2,
           data: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None,
           workspace: str | os.PathLike | None = None, max_request: int = DEFAULT_MAX_REQUEST,
-          max_upload: int = DEFAULT_MAX_UPLOAD, registry=None) -> None:
+          max_upload: int = DEFAULT_MAX_UPLOAD, registry=None, engine: str = "local",
+          address: str | None = None) -> None:
     """Run the job service until stopped (blocking). Raises ServiceError for a non-loopback ``host``
-    while no token exists, or when the port cannot be bound. ``registry``: the node types (default:
-    the installed ones)."""
+    while no token exists, when the port cannot be bound, or when the engine cannot start.
+    ``registry``: the node types (default: the installed ones). ``engine``/``address``: where node
+    calls run (``ray``: a Ray cluster; see docs/cluster.md)."""
     import uvicorn
     from reelgraph import graph
     from reelgraph.graph.jobs import JobRunner, default_data_dir
@@ -120,7 +122,15 @@ def serve(*, host: str = "127.0.0.1", port: int = DEFAULT_PORT, workers: int = 2
                            "must then send it), or listen on 127.0.0.1")
     workspace.mkdir(parents=True, exist_ok=True)
     cache = graph.open_cache(Path(cache_dir) if cache_dir is not None else True)
-    runner = JobRunner(data, cache, workers=workers, registry=registry, workspace=workspace, store=store)
+    try:
+        executor = graph.LocalExecutor(cache, engine=engine, **({"address": address} if address else {}))
+    except ValueError as e:
+        store.close()
+        if cache is not None:
+            cache.close()
+        raise ServiceError(f"--engine {engine}: {e}") from None
+    runner = JobRunner(data, cache, workers=workers, registry=registry, workspace=workspace, store=store,
+                       executor=executor)
     try:
         runner.start()
         app = create_app(runner, require_token=not loopback, max_request=max_request, max_upload=max_upload,
@@ -128,7 +138,8 @@ def serve(*, host: str = "127.0.0.1", port: int = DEFAULT_PORT, workers: int = 2
         # uvicorn handles SIGINT/SIGTERM: it stops accepting, gives open streams a few seconds, returns
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
         shown = f"[{host}]" if ":" in host else host
-        line = f"reelgraph serve: http://{shown}:{port} (docs at /docs), {runner.workers} workers, data in {data}"
+        line = (f"reelgraph serve: http://{shown}:{port} (docs at /docs), {runner.workers} workers, "
+                f"data in {data}, engine {executor.dispatcher.describe()}")
         server = _server_class(app.state.stop_streams, lambda: print(line, file=sys.stderr, flush=True))(config)
         try:
             server.run()
