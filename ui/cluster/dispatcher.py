@@ -103,7 +103,7 @@ class RayDispatcher(Dispatcher):
         # node must not lose the progress of every call
         here = ray.get_runtime_context().get_node_id()
         self.channel = remote.Channel.options(
-            scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=True)).remote()
+            scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)).remote()
         self._tags = itertools.count(1)
         self._calls: dict[int, tuple] = {}  # tag -> (call, scope)
         self._lock = threading.Lock()
