@@ -102,6 +102,7 @@ bench: install
 	$(BIN)/python bench/editor.py
 	$(BIN)/python bench/models.py
 	$(BIN)/python bench/service.py
+	$(BIN)/python bench/ray.py
 
 clean:
 	rm -rf $(VENV) out build *.egg-info .pytest_cache .hypothesis .mypy_cache .ruff_cache ui/frontend/node_modules

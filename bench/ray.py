@@ -15,7 +15,11 @@ import tempfile
 import time
 from pathlib import Path
 
-TESTS = Path(__file__).resolve().parent.parent / "tests"
+HERE = Path(__file__).resolve().parent
+TESTS = HERE.parent / "tests"
+# this file is named like the library: with its folder first on the path, `import ray` would import
+# it (here, and on Ray's workers, which get the driver's script folder on their path)
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(TESTS))
 
 import raykit  # noqa: E402

@@ -227,6 +227,41 @@ def test_a_worker_node_lost_mid_run_does_not_lose_the_run(cluster, reg, tmp_path
     assert again.cached == sorted(nodes)  # what finished was kept, nothing is computed twice
 
 
+def test_the_event_channel_restarted_mid_run_loses_neither_the_run_nor_its_progress(ray_engine, reg, tmp_path):
+    import ray
+    killed = threading.Event()
+    after_kill = []
+
+    def on_event(e):
+        if e.event == "node_progress" and e.node == "n":
+            if killed.is_set():
+                after_kill.append(e.progress)
+            else:
+                killed.set()
+                ray.kill(ray_engine.channel, no_restart=False)  # a crash: Ray restarts it empty
+
+    wf = make_workflow({"n": ("raytest.sleep_here", {"seconds": 2.5, "label": "x"})})
+    result = run(wf, ray_engine, tmp_path / "c", reg, on_event=on_event)
+    assert killed.is_set() and result.ok, result.failures
+    assert result.value("n.out").startswith("x@")
+    assert after_kill, "the running call went on reporting to the restarted channel"
+
+
+def test_stop_reaches_the_calls_even_when_the_event_channel_restarts(ray_engine, reg, tmp_path):
+    import ray
+    token = graph.CancelToken()
+
+    def on_event(e):
+        if e.event == "node_progress" and e.node == "slow" and not token.cancelled:
+            token.cancel()
+            ray.kill(ray_engine.channel, no_restart=False)  # whether or not Stop got there first
+
+    wf = make_workflow({"slow": ("raytest.sleep_here", {"seconds": 60.0, "label": "s"})})
+    result = run(wf, ray_engine, tmp_path / "c", reg, cancel=token, on_event=on_event)
+    assert result.status == "cancelled" and result.skipped == ["slow"]
+    assert [e.status for e in graph.plan(wf, cache=tmp_path / "c", registry=reg)] == ["run"]
+
+
 def test_a_model_worker_killed_mid_call_restarts_and_the_call_is_retried(cluster, reg, tmp_path):
     engine = RayDispatcher(address=cluster.address, gpus=1)
     notes = tmp_path / "notes"

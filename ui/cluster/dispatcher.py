@@ -103,13 +103,17 @@ class RayDispatcher(Dispatcher):
         # node must not lose the progress of every call
         here = ray.get_runtime_context().get_node_id()
         self.channel = remote.Channel.options(
-            scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)).remote()
+            scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False),
+            max_restarts=-1, max_task_retries=-1).remote()
         self._tags = itertools.count(1)
         self._calls: dict[int, tuple] = {}  # tag -> (call, scope)
         self._lock = threading.Lock()
         self._workers: list[_ModelWorker] = []
         self._worker_ids = itertools.count()
-        self._delivered = 0  # the channel's event number delivered to the runs so far
+        self._epoch = ""  # the channel's life whose events are being delivered
+        self._epochs: set[str] = set()  # every life seen so far
+        self._delivered = 0  # the event number in that life delivered to the runs so far
+        self._stopped: list[str] = []  # runs told to stop (told again to a restarted channel)
         self._seen = threading.Condition()
         self._finished: queue.SimpleQueue = queue.SimpleQueue()
         self._threads = [threading.Thread(target=self._pump, name="reelgraph-ray-events", daemon=True),
@@ -168,8 +172,10 @@ class RayDispatcher(Dispatcher):
         ref.future().add_done_callback(lambda fut: self._finished.put((tag, fut, worker)))
 
     def cancel_run(self, scope: RunScope) -> None:
+        with self._lock:
+            self._stopped.append(scope.run_id)
         try:
-            self.channel.stop.remote(scope.run_id)
+            self.channel.stop.remote([scope.run_id])
         except Exception:
             log.debug("could not send Stop to the cluster", exc_info=True)
 
@@ -188,9 +194,13 @@ class RayDispatcher(Dispatcher):
             workers, self._workers = self._workers, []
         for w in workers:
             ray.kill(w.handle, no_restart=True)
-        ray.kill(self.channel, no_restart=True)
+        try:  # the event pump ends before its channel does: a killed channel's calls are retried
+            self.channel.wake.remote()
+        except Exception:
+            log.debug("could not wake the event channel", exc_info=True)
         for th in self._threads:
             th.join(timeout=5)
+        ray.kill(self.channel, no_restart=True)
         _disconnect()
 
     # -- model workers
@@ -237,13 +247,21 @@ class RayDispatcher(Dispatcher):
         """Carry events from the channel to their runs, in order."""
         while self._open:
             try:
-                events, last = ray.get(self.channel.drain.remote(self._delivered, 0.5))
+                events, epoch, last = ray.get(self.channel.drain.remote(self._epoch, self._delivered, 0.5))
             except Exception:
                 if not self._open:
                     return
                 log.warning("lost the event channel of the Ray engine; retrying", exc_info=True)
                 time.sleep(0.5)
                 continue
+            if epoch != self._epoch and self._epoch:
+                # a restarted channel knows nothing: tell it again which runs were stopped (the
+                # events the old one held are lost; the calls' results are not)
+                log.warning("the Ray engine's event channel restarted; some progress events were lost")
+                with self._lock:
+                    stopped = list(self._stopped)
+                if stopped:
+                    self.channel.stop.remote(stopped)
             for tag, kind, fields in events:
                 with self._lock:
                     entry = self._calls.get(tag)
@@ -251,7 +269,8 @@ class RayDispatcher(Dispatcher):
                     call, scope = entry
                     scope.report(("event", call, kind, fields))
             with self._seen:
-                self._delivered = last
+                self._epoch, self._delivered = epoch, last
+                self._epochs.add(epoch)
                 self._seen.notify_all()
 
     def _finisher(self) -> None:
@@ -260,22 +279,31 @@ class RayDispatcher(Dispatcher):
             tag, fut, worker = item
             with self._lock:
                 call, scope = self._calls[tag]
-            seq = 0
+            last = ("", 0)
             try:
-                outcome, seq = fut.result()
+                outcome, last = fut.result()
             except BaseException as e:  # the worker process or its node died, twice
                 outcome = ("error", _lost(call, e), None)
             if worker is not None:
                 self._give_worker(worker, call.model_ids if outcome[0] == "done" else ())
-            self._wait_delivered(seq)
+            self._wait_delivered(*last)
             with self._lock:
                 self._calls.pop(tag, None)
             scope.report((outcome[0], call, *outcome[1:]))
 
 
-    def _wait_delivered(self, seq: int) -> None:
+    def _wait_delivered(self, epoch: str, seq: int) -> None:
+        """Until the call's last event reached its run; at once when it went to a channel that has
+        since restarted (it is lost)."""
+        def delivered() -> bool:
+            if not self._open or not seq:
+                return True
+            if epoch == self._epoch:
+                return self._delivered >= seq
+            return epoch in self._epochs  # an earlier life's (a later one's is still to come)
+
         with self._seen:
-            self._seen.wait_for(lambda: self._delivered >= seq or not self._open, timeout=5)
+            self._seen.wait_for(delivered, timeout=5)
 
 
 def _lost(call, exc: BaseException) -> NodeError:

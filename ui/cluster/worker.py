@@ -13,6 +13,7 @@ import os
 import pickle
 import socket
 import threading
+import uuid
 from collections import deque
 from pathlib import Path
 
@@ -26,37 +27,53 @@ RELAY_INTERVAL = 0.1  # seconds between a running call's event flushes and its l
 @ray.remote(num_cpus=0)
 class Channel:
     """Events from every running call, numbered, for the driver to drain; and the runs that were
-    stopped, for the calls to see. One per dispatcher (driver process)."""
+    stopped, for the calls to see. One per dispatcher (driver process).
+
+    It restarts after a crash with nothing in it: each life has its own ``epoch``, so the driver
+    knows to count events from the start again and to tell it which runs were stopped. Calls made
+    while it restarts wait for it (``max_task_retries``); only a channel gone for good (its driver
+    ended) fails them."""
 
     def __init__(self):
+        self.epoch = uuid.uuid4().hex
         self.items: deque = deque()  # (seq, call_tag, kind, fields)
         self.seq = 0
         self.stopped: set[str] = set()
-        self.wake = asyncio.Event()
+        self.arrived = asyncio.Event()
 
-    async def report(self, run: str, batch: list) -> tuple[bool, int]:
+    async def report(self, run: str, batch: list) -> tuple[bool, str, int]:
         for tag, kind, fields in batch:
             self.seq += 1
             self.items.append((self.seq, tag, kind, fields))
         if batch:
-            self.wake.set()
-        return run in self.stopped, self.seq
+            self.arrived.set()
+        return run in self.stopped, self.epoch, self.seq
 
-    async def stop(self, run: str) -> None:
-        self.stopped.add(run)
+    async def stop(self, runs: list[str]) -> None:
+        self.stopped.update(runs)
 
-    async def drain(self, after: int, timeout: float) -> tuple[list, int]:
-        """Events numbered after ``after`` (those up to it were delivered and are dropped)."""
+    async def drain(self, epoch: str, after: int, timeout: float) -> tuple[list, str, int]:
+        """Events numbered after ``after`` in ``epoch`` (those up to it were delivered and are
+        dropped); every event when ``epoch`` is an earlier life's."""
+        if epoch != self.epoch:
+            after = 0
         while self.items and self.items[0][0] <= after:
             self.items.popleft()
         if not self.items:
-            self.wake.clear()
+            self.arrived.clear()
             try:
-                await asyncio.wait_for(self.wake.wait(), timeout)
+                await asyncio.wait_for(self.arrived.wait(), timeout)
             except asyncio.TimeoutError:
                 pass
         batch = list(self.items)
-        return [item[1:] for item in batch], (batch[-1][0] if batch else after)
+        return [item[1:] for item in batch], self.epoch, (batch[-1][0] if batch else after)
+
+    async def wake(self) -> None:
+        """End a waiting ``drain`` now (the driver is closing)."""
+        self.arrived.set()
+
+    def pid(self) -> int:
+        return os.getpid()
 
 
 class _Relay:
@@ -67,7 +84,7 @@ class _Relay:
         self.channel, self.run, self.tag, self.token = channel, run, tag, token
         self.pending: list = []
         self.lock = threading.Lock()
-        self.last_seq = 0
+        self.last = ("", 0)  # (channel epoch, number) of this call's last event
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="reelgraph-relay", daemon=True)
         self.thread.start()
@@ -85,21 +102,21 @@ class _Relay:
             batch, self.pending = self.pending, []
         if not batch and not always:
             return
-        try:
-            stopped, seq = ray.get(self.channel.report.remote(self.run, batch))
-        except Exception:  # the driver went away: its run is over
+        try:  # waits while the channel restarts
+            stopped, epoch, seq = ray.get(self.channel.report.remote(self.run, batch))
+        except Exception:  # the channel is gone for good: its driver ended, and so did the run
             self.token.cancel()
             return
         if batch:
-            self.last_seq = seq
+            self.last = (epoch, seq)
         if stopped:
             self.token.cancel()
 
-    def close(self) -> int:
+    def close(self) -> tuple[str, int]:
         self.done.set()
         self.thread.join()
         self.flush()
-        return self.last_seq
+        return self.last
 
 
 _stores: dict[str, ArtifactStore] = {}
@@ -126,14 +143,15 @@ def _portable(out: tuple) -> tuple:
 
 
 def execute(call, workflow, scope: dict, channel, manager) -> tuple:
-    """Run one call on this worker: (outcome, seq of its last event). See ``dispatch.run_call``."""
+    """Run one call on this worker: (outcome, (epoch, number) of its last event). See
+    ``dispatch.run_call``."""
     root = scope["store"]
     if not Path(root).is_dir():
         host = socket.gethostname()
         return ("error", NodeError(f"the cache folder {root} is not there on worker node {host}",
                                    fix="mount the same shared folder at the same path on every node "
                                        "(NFS, EFS, Lustre; see docs/cluster.md), or run with --engine local"),
-                None), 0
+                None), ("", 0)
     store = _store(root)
     token = CancelToken()
     relay = _Relay(channel, scope["run"], scope["call"], token)
@@ -142,8 +160,8 @@ def execute(call, workflow, scope: dict, channel, manager) -> tuple:
     try:
         out = run_call(call, ctx, manager, lambda c: missing_in_store(store, c))
     finally:
-        seq = relay.close()
-    return _portable(out), seq
+        last = relay.close()
+    return _portable(out), last
 
 
 @ray.remote(max_retries=2, retry_exceptions=False)
