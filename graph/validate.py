@@ -111,7 +111,9 @@ def validate(wf: Workflow, registry: Registry | None = None) -> list[Issue]:
 
 def compile_workflow(wf: Workflow, registry: Registry | None = None) -> CompiledGraph:
     """Validate ``wf`` and resolve it for execution; raise ``WorkflowError`` listing every problem."""
-    c = _Compilation(wf, registry if registry is not None else default_registry())
+    registry = registry if registry is not None else default_registry()
+    ran, bypass_issues = _without_bypassed(wf, registry)
+    c = _Compilation(ran, registry, list(bypass_issues))
     _resolve_node_types(c)
     _check_edges(c)
     _check_one_edge_per_input(c)
@@ -121,7 +123,53 @@ def compile_workflow(wf: Workflow, registry: Registry | None = None) -> Compiled
     _check_types_and_link(c)
     if c.issues:
         raise WorkflowError(c.issues, source=wf.source)
-    return CompiledGraph(wf, c.nodes, c.order, c.dag)
+    return CompiledGraph(wf, c.nodes, c.order, c.dag)  # the workflow as written (a video embeds it)
+
+
+def _without_bypassed(wf: Workflow, registry: Registry) -> tuple[Workflow, list[Issue]]:
+    """The workflow as it runs: bypassed nodes left out, and what read one of their outputs reads
+    instead what was wired into the node's input of the same type (a bypassed Upscale passes its
+    video on untouched). Bypassed nodes in a row pass through each other."""
+    bypassed = {n for n, e in wf.nodes.items() if e.bypass}
+    if not bypassed:
+        return wf, []
+    into = {(e.target_node, e.target_port): e.source for e in wf.edges}
+
+    def passed_on(node: str, port: str, seen: frozenset) -> tuple[str | None, t.PortType | None]:
+        spec = registry.get(wf.nodes[node].type)
+        out = spec.outputs.get(port) if spec is not None else None
+        if spec is None or out is None:
+            return None, None
+        for name, p in spec.ports_in().items():
+            src = into.get((node, name))
+            if p.type == out.type and src is not None:
+                src_node, src_port = src.split(".", 1)
+                if src_node in bypassed and src_node not in seen:
+                    return passed_on(src_node, src_port, seen | {node})
+                return src, out.type
+        return None, out.type
+
+    issues: list[Issue] = []
+    edges: list[Edge] = []
+    for e in wf.edges:
+        if e.target_node in bypassed:
+            continue
+        if e.source_node not in bypassed:
+            edges.append(e)
+            continue
+        src, kind = passed_on(e.source_node, e.source_port, frozenset())
+        if src is None:
+            what = f"{kind} input" if kind is not None else f"input for {e.source_port}"
+            issues.append(Issue(f"{e.source_node} is bypassed and has no wired {what} to pass on",
+                                e.target_node, e.target_port,
+                                f"turn bypass off on {e.source_node}, or wire {e.target} from another node",
+                                "bypassed"))
+            continue
+        edges.append(Edge.model_validate({"from": src, "to": e.target}))
+    ran = wf.model_copy(update={"nodes": {n: x for n, x in wf.nodes.items() if n not in bypassed},
+                                "edges": edges})
+    ran._source = wf.source
+    return ran, issues
 
 
 @dataclass

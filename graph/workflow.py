@@ -53,6 +53,9 @@ class NodeEntry(BaseModel):
     title: str | None = Field(None, description="Display title on the canvas.")
     position: tuple[float, float] | None = Field(None, description="Canvas position [x, y].")
     meta: dict[str, Any] = Field(default_factory=dict, description="Free-form data for editors.")
+    # None, not False, when off: a workflow that never bypasses is saved exactly as before
+    bypass: bool | None = Field(None, description="Left out of runs: each output passes on what is wired "
+                                                  "into the node's input of the same type.")
 
 
 class Edge(BaseModel):

@@ -94,12 +94,71 @@ def test_check_reports_a_cycle_with_its_path(editor):
     assert any("cycle" in i["message"] for i in state["issues"])
 
 
-def test_previews_of_the_last_run_survive_an_edit(editor):
+def test_previews_of_the_last_run_survive_an_edit_marked_as_from_before_it(editor):
     wf = load("two_texts.json")
     finish(editor, editor.start(wf, "tab"))
+    assert editor.check(wf, "tab")["nodes"]["greet"]["previews"] == [
+        {"kind": "text", "text": "Hello, world", "port": "text"}]
     wf["nodes"]["greet"]["params"]["template"] = "{a}!"
     state = editor.check(wf, "tab")
-    assert state["nodes"]["greet"]["previews"][0] == {"kind": "text", "text": "Hello, world", "port": "text"}
+    assert state["nodes"]["greet"]["previews"] == [
+        {"kind": "text", "text": "Hello, world", "port": "text", "old": True}]
+    assert "old" not in state["nodes"]["hello"]["previews"][0]  # unchanged upstream: still its result
+
+
+def test_a_deleted_nodes_previews_and_status_never_reach_a_new_node_with_its_id(editor):
+    wf = load("two_texts.json")
+    finish(editor, editor.start(wf, "tab"))
+    gone = {**wf, "nodes": {"hello": wf["nodes"]["hello"]}, "edges": []}
+    state = editor.check(gone, "tab")
+    assert set(state["nodes"]) == {"hello"} and state["message"] == "Ready: everything is cached"
+    fresh = {**wf, "nodes": {**gone["nodes"], "greet": {"type": "text.template", "params": {"template": "{a}?"}}}}
+    state = editor.check(fresh, "tab")
+    assert state["nodes"]["greet"] == {"status": "stale", "message": state["nodes"]["greet"]["message"]}
+    assert "previews" not in state["nodes"]["greet"]
+
+
+def test_a_node_edited_during_a_run_is_marked_to_run_again_when_the_run_ends(editor):
+    wf = load("two_texts.json")
+    run = editor.start(wf, "tab")
+    edited = json.loads(json.dumps(wf))
+    edited["nodes"]["hello"]["params"]["text"] = "Goodbye"  # greet, downstream, changes too
+    editor.check(edited, "tab")  # the canvas sends every edit, also during a run
+    state = finish(editor, run)
+    assert state["status"] == "done"
+    assert {n: s["status"] for n, s in state["nodes"].items()} == {"hello": "stale", "greet": "stale"}
+    assert state["nodes"]["greet"]["message"] == "changed during the run: run again to use the canvas's settings"
+    assert state["message"].endswith("2 nodes changed during the run: run again to use the canvas's settings")
+    assert all(p.get("old") for s in state["nodes"].values() for p in s.get("previews", []))
+    # moving a node or renaming it changes nothing that runs
+    moved = json.loads(json.dumps(wf))
+    moved["nodes"]["greet"].update(position=[900, 40], title="Greeting")
+    run = editor.start(wf, "tab")
+    editor.check(moved, "tab")
+    assert {s["status"] for s in finish(editor, run)["nodes"].values()} == {"cached"}
+
+
+def test_the_output_video_is_offered_only_while_the_node_that_made_it_is_unchanged(editor):
+    wf = example("single_shot")
+    state = finish(editor, editor.start(wf, "tab"))
+    made_by = state["output"]["node"]
+    assert editor.check(wf, "tab")["output"] == state["output"]
+    moved = json.loads(json.dumps(wf))
+    moved["nodes"][made_by]["position"] = [5000, 5000]
+    assert editor.check(moved, "tab")["output"] == state["output"]
+    assert editor.check({**wf, "nodes": {}, "edges": []}, "tab")["output"] is None  # cleared canvas
+    assert editor.check(example("storyboard_to_clip"), "tab")["output"] is None  # another workflow
+
+
+def test_a_mapped_node_that_redid_some_elements_says_how_many(editor):
+    wf = example("storyboard_to_clip")
+    finish(editor, editor.start(wf, "tab"))
+    script = wf["nodes"]["story"]["params"]["script"]
+    wf["nodes"]["story"]["params"]["script"] = script.replace("Mara climbs", "Mara slowly climbs", 1)  # shot 2
+    state = finish(editor, editor.start(wf, "tab"))
+    keyframe = state["nodes"]["keyframe"]
+    assert keyframe["status"] == "done" and keyframe["calls"] == 6 and keyframe["calls_cached"] == 5
+    assert keyframe["message"].startswith("re-rendered 1 of 6, 5 from cache · ")
 
 
 # ---------------------------------------------------------------------------------------------- running
@@ -347,3 +406,116 @@ def test_the_editor_remembers_a_bounded_number_of_sessions(editor, monkeypatch):
         finish(editor, editor.start(wf, f"tab-{i}"))
     assert list(editor._runs) == ["tab-3", "tab-4", "tab-5"]
     assert set(editor._previews) == {"tab-3", "tab-4", "tab-5"}
+
+
+# ---------------------------------------------------------------------------------------- run to here
+def test_run_to_here_runs_only_what_the_node_needs_and_the_rest_keep_their_marks(editor):
+    wf = load("three_keyframes.json")
+    wf["nodes"]["caption"] = {"type": "text.constant", "params": {"text": "unrelated"}}
+    state = finish(editor, editor.start(wf, "s1", targets=["prompt"]))
+    assert state["status"] == "done"
+    assert {n: state["nodes"][n]["status"] for n in ("story", "prompt")} == {"story": "done", "prompt": "done"}
+    # the keyframe and the unrelated node did not run: they still say they will
+    assert state["nodes"]["keyframe"]["status"] == "stale"
+    assert state["nodes"]["caption"]["status"] == "stale"
+    # and a full run afterwards takes what Run to here made from the cache
+    full = finish(editor, editor.start(wf, "s1"))
+    assert full["nodes"]["prompt"]["status"] == "cached" and full["nodes"]["keyframe"]["status"] == "done"
+
+
+def test_run_to_here_names_a_node_that_is_not_there(editor):
+    with pytest.raises(EditorError, match="no node 'ghost'"):
+        editor.start(load("two_texts.json"), "s1", targets=["ghost"])
+
+
+# ------------------------------------------------------------------------ workflows in the workspace
+def test_save_into_the_workspace_then_list_recent_first_and_open_it_back(editor):
+    film = load("two_texts.json") | {"name": "My Film"}
+    saved = editor.save_workflow(film)
+    assert saved["ok"] and saved["file"] == "my_film.json"
+    assert json.loads((editor.workspace / "my_film.json").read_text())["name"] == "My Film"
+    other = editor.save_workflow(load("three_keyframes.json"), "keyframes.json")
+    assert other["ok"]
+    import os
+    os.utime(editor.workspace / "my_film.json", (1, 1))  # saved long ago
+    assert [w["file"] for w in editor.workspace_workflows()] == ["keyframes.json", "my_film.json"]
+    opened = editor.open_workflow("my_film.json")
+    assert opened["ok"] and opened["file"] == "my_film.json" and opened["graph"]["name"] == "My Film"
+
+
+def test_saving_never_replaces_another_workflow_by_surprise(editor):
+    assert editor.save_workflow(load("two_texts.json"), "mine.json")["ok"]
+    clash = editor.save_workflow(load("three_keyframes.json"), "mine.json")
+    assert not clash["ok"] and clash["exists"] and "already in the workspace" in clash["error"]
+    assert json.loads((editor.workspace / "mine.json").read_text())["name"] == "Two texts"
+    assert editor.save_workflow(load("three_keyframes.json"), "mine.json", overwrite=True)["ok"]
+    assert json.loads((editor.workspace / "mine.json").read_text())["name"] == "Three keyframes"
+
+
+@pytest.mark.parametrize("file", ["../escape.json", "/etc/passwd", "sub/dir.json", ".hidden.json", "noext", ""])
+def test_workspace_file_names_cannot_leave_the_workspace(editor, file):
+    assert not editor.save_workflow(load("two_texts.json"), file or 5)["ok"]
+    assert "not a workflow file name" in editor.open_workflow(file)["error"]
+
+
+def test_files_in_the_workspace_that_are_not_workflows_are_not_listed(editor):
+    editor.workspace.mkdir(parents=True, exist_ok=True)
+    (editor.workspace / "notes.json").write_text('{"todo": 1}')
+    (editor.workspace / "broken.json").write_text("{")
+    assert editor.workspace_workflows() == []
+
+
+# ---------------------------------------------------------------------------------------------- history
+def test_the_history_lists_past_runs_newest_first_with_their_video_and_workflow(editor):
+    first = finish(editor, editor.start(example("single_shot"), "s1"))
+    assert first["status"] == "done"
+    finish(editor, editor.start(load("two_texts.json"), "s2"))
+    runs = editor.history()
+    assert [r["name"] for r in runs[:2]] == ["Two texts", example("single_shot")["name"]]
+    shot = runs[1]
+    assert shot["status"] == "done" and shot["video"]["name"].endswith(".mp4")
+    assert Path(shot["video"]["url"].removeprefix("gradio_api/file=")).is_file()
+    assert "Done in" in shot["message"] and shot["seconds"] > 0
+    opened = editor.open_run(shot["run"])
+    assert opened["ok"] and opened["graph"]["nodes"].keys() == example("single_shot")["nodes"].keys()
+
+
+def test_a_run_of_a_queued_graph_is_judged_against_the_canvas(editor):
+    ran = load("two_texts.json")
+    canvas = load("two_texts.json")
+    canvas["nodes"]["greet"]["params"]["template"] = "{a}!"  # edited after the run was queued
+    state = finish(editor, editor.start(ran, "s1", canvas=canvas))
+    assert state["nodes"]["hello"]["status"] == "done"
+    assert state["nodes"]["greet"]["status"] == "stale"
+    assert state["nodes"]["greet"]["message"].startswith("ran with other settings than the canvas has")
+
+
+@pytest.mark.parametrize("run", ["../../etc", "x", None, "20261205-120000-../a"])
+def test_open_run_refuses_what_is_not_a_run_of_the_history(editor, run):
+    assert not editor.open_run(run)["ok"]
+
+
+# ------------------------------------------------------------------------------------ storyboard view
+def test_the_storyboard_view_gets_the_shots_as_the_node_reads_them(editor):
+    board = editor.storyboard(example("storyboard_to_clip"))
+    assert board["ok"] and board["node"] == "story" and board["editable"]
+    assert len(board["shots"]) == 6
+    first = board["shots"][0]
+    assert first["number"] == 1 and first["camera"] == "push_in" and first["duration"] == 4
+    assert first["narration"].startswith("Every night") and isinstance(first["seed"], int)
+
+
+def test_editing_a_shot_changes_only_its_line_of_the_script(editor):
+    wf = example("storyboard_to_clip")
+    res = editor.edit_shot(wf, "story", 2, "camera", "pan_left")
+    assert res["ok"]
+    before = wf["nodes"]["story"]["params"]["script"].splitlines()
+    after = res["script"].splitlines()
+    assert [(a, b) for a, b in zip(before, after, strict=True) if a != b] == [("camera: tilt_up", "camera: pan_left")]
+    bad = editor.edit_shot(wf, "story", 2, "camera", "sideways")
+    assert not bad["ok"] and "shot 2, camera: unknown camera" in bad["error"]
+
+
+def test_a_canvas_without_a_storyboard_says_how_to_get_one(editor):
+    res = editor.storyboard(load("two_texts.json"))
+    assert not res["ok"] and "Parse Storyboard" in res["error"]

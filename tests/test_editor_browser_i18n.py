@@ -30,8 +30,12 @@ def open_editor(app, browser):  # noqa: F811
 
 
 def toolbar_labels(ed: Editor) -> dict[str, str]:
-    return {tid: ed.page.get_by_test_id(tid).inner_text().replace("⌘", "").replace("Ctrl⏎", "").strip()
-            for tid in ("run", "stop", "save", "open", "examples")}
+    """What each button says: its words, or for an icon-only button its accessible name."""
+    def label(tid: str) -> str:
+        b = ed.page.get_by_test_id(tid)
+        text = b.inner_text().replace("⌘", "").replace("Ctrl⏎", "").replace("•", "").strip()
+        return text or b.get_attribute("aria-label") or ""
+    return {tid: label(tid) for tid in ("run", "stop", "save", "open", "examples")}
 
 
 def test_a_chinese_browser_gets_a_chinese_editor_and_the_switch_turns_it_english(open_editor):

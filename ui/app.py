@@ -39,13 +39,23 @@ DEFAULT_WORKFLOW = "storyboard_to_clip"
 
 # Page chrome around the canvas: dark, full width, no wasted margins.
 CSS = """
-.gradio-container { max-width: 100% !important; padding: 8px 14px !important; }
+.gradio-container { max-width: 100% !important; padding: 8px clamp(4px, 3.6vw - 14px, 14px) !important; }
 #rg-canvas { padding: 0 !important; }
 #rg-output video { max-height: 420px; }
 footer { opacity: .6; }
+/* a tablet or a phone gives Gradio's margins to the editor (Gradio scopes this CSS's @media rules to
+   .contain, so the page's own paddings shrink with clamp(): unchanged from about 1150 px up) */
+.gradio-container > .main.app { padding-left: clamp(0px, 8vw - 60px, 32px) !important;
+  padding-right: clamp(0px, 8vw - 60px, 32px) !important; }
+@media (max-width: 1099px) { #rg-canvas .html-container { padding-left: 0 !important; padding-right: 0 !important; } }
 """
-# Dark by default, like most node editors (Gradio styles dark mode through the .dark class).
-JS = "() => { document.body.classList.add('dark'); document.documentElement.style.colorScheme = 'dark'; }"
+# Dark by default, like most node editors (Gradio styles dark mode through the .dark class). Gradio's
+# Settings > Display Theme reloads the page with ?__theme=light or dark and applies it itself: then
+# it is left alone (the canvas follows the class, ui/frontend/src/lib/appearance.svelte.js).
+JS = """() => {
+  if (!new URLSearchParams(location.search).get('__theme')) document.body.classList.add('dark');
+  document.documentElement.style.colorScheme = document.body.classList.contains('dark') ? 'dark' : 'light';
+}"""
 
 THEME = gr.themes.Base(
     primary_hue="orange", neutral_hue="slate",
@@ -241,6 +251,7 @@ class Guard:
 def _refused(editor: Editor, value: Any, session: str, message: str, issues: list | None = None) -> dict:
     state = editor.check(value, session)
     state["status"] = "idle"
+    state["refused"] = True  # the canvas then knows its Run got its answer
     state["message"] = message
     if issues is not None:
         state["issues"] = issues
@@ -289,25 +300,69 @@ def build_app(workspace: str | os.PathLike, *, workflow: str | os.PathLike | Non
     def load_example(p: dict) -> dict:
         return editor.load_example(p.get("id"))
 
+    def list_workflows(p: dict) -> dict:
+        return {"ok": True, "workflows": editor.workspace_workflows()}
+
+    def save_workflow(p: dict) -> dict:
+        return editor.save_workflow((p or {}).get("graph"), (p or {}).get("file"), bool((p or {}).get("overwrite")))
+
+    def open_workflow(p: dict) -> dict:
+        return editor.open_workflow((p or {}).get("file"))
+
+    def storyboard(p: dict) -> dict:
+        return editor.storyboard((p or {}).get("graph"), (p or {}).get("node"))
+
+    def edit_shot(p: dict) -> dict:
+        p = p or {}
+        return editor.edit_shot(p.get("graph"), p.get("node"), p.get("shot"), p.get("field"), p.get("value"))
+
+    def history(p: dict) -> dict:
+        return {"ok": True, "runs": editor.history()}
+
+    def open_run(p: dict) -> dict:
+        return editor.open_run((p or {}).get("run"))
+
+    def autosave(p: dict) -> dict:
+        return editor.autosave(p.get("client"), p.get("graph"), p.get("base"))
+
+    def restore(p: dict) -> dict:
+        return editor.restore(p.get("client"), p.get("base"))
+
     gr.set_static_paths([str(STATIC_DIR)])
     i18n = _gradio_i18n()
     with gr.Blocks(title="reelgraph", fill_width=True) as demo:
         canvas = NodeCanvas(value=start_graph, catalog=editor.catalog, run_state=editor.check(start_graph),
                             examples=editor.examples(), bundle=bundle_url_path(), elem_id="rg-canvas",
-                            server_functions=[open_file, open_text, save, import_media, load_example])
+                            server_functions=[open_file, open_text, save, import_media, load_example,
+                                              autosave, restore, list_workflows, save_workflow,
+                                              open_workflow, history, open_run, storyboard, edit_shot])
         with gr.Row(equal_height=False):
             video = gr.Video(label=i18n("app.output"), elem_id="rg-output", interactive=False, scale=3,
-                             buttons=["download"], loop=True)
+                             buttons=["download"], loop=True, min_width=320)  # a phone: stacked, full width
             files = gr.File(label=i18n("app.files"), file_count="multiple", interactive=False,
-                            scale=2, elem_id="rg-files")
+                            scale=2, elem_id="rg-files", min_width=320)
 
         def on_edit(value: Any, request: gr.Request):
-            return gr.update(run_state=editor.check(value, request.session_hash or ""))
+            session = request.session_hash or ""
+            state = editor.check(value, session)
+            # the player and the file list show a run's results only while the canvas still has
+            # the node that made them, unchanged (not after clearing, opening another workflow...)
+            if state.get("output") is None and editor.showing.pop(session, None):
+                return gr.update(run_state=state), None, None
+            return gr.update(run_state=state), gr.skip(), gr.skip()
 
         def on_run(value: Any, request: gr.Request):
             session = request.session_hash or ""
+            targets = canvas_now = None
+            if isinstance(value, dict) and ("run_targets" in value or "run_canvas" in value):
+                # beside the graph, never in it: "Run to here", and the canvas when a queued run
+                # (or a take with another seed) differs from it
+                value = dict(value)
+                targets = value.pop("run_targets", None)
+                targets = targets if isinstance(targets, list) or targets is None else [targets]
+                canvas_now = value.pop("run_canvas", None)
             try:
-                run = editor.start(value, session)
+                run = editor.start(value, session, targets, canvas_now)
             except WorkflowError as e:
                 n = len(e.issues)
                 yield (gr.update(run_state=_refused(
@@ -321,19 +376,28 @@ def build_app(workspace: str | os.PathLike, *, workflow: str | os.PathLike | Non
             for state in editor.states(run):
                 if run.running:
                     yield gr.update(run_state=state), gr.skip(), gr.skip()
-            yield (gr.update(run_state=state),
-                   str(run.output_path) if run.output_path else gr.skip(),
-                   [str(p) for p in run.outputs] or gr.skip())
+            # a run without a video (failed, stopped, no output node) clears the last one's, and so
+            # does one whose output node was edited while it ran (its video is the old graph's)
+            shown = run.output_path if state.get("output") else None
+            if shown:
+                editor.showing[session] = run.id
+            else:
+                editor.showing.pop(session, None)
+            outdated = run.output_path is not None and shown is None
+            yield (gr.update(run_state=state), str(shown) if shown else None,
+                   None if outdated else [str(p) for p in run.outputs] or None)
 
         def on_stop(request: gr.Request):
             editor.stop(request.session_hash or "")
 
-        canvas.graph_edit(on_edit, inputs=canvas, outputs=canvas, show_progress="hidden",
+        canvas.graph_edit(on_edit, inputs=canvas, outputs=[canvas, video, files], show_progress="hidden",
                           concurrency_limit=None, api_visibility="private")
         # Stale/cached marks as of this page load (the cache may have filled since the app started).
-        demo.load(on_edit, inputs=canvas, outputs=canvas, show_progress="hidden", api_visibility="private")
+        demo.load(on_edit, inputs=canvas, outputs=[canvas, video, files], show_progress="hidden",
+                  api_visibility="private")
+        # "multiple": a Run sent right as the last one ends (the canvas's queue) is never dropped
         canvas.run(on_run, inputs=canvas, outputs=[canvas, video, files], show_progress="hidden",
-                   concurrency_limit=8, api_visibility="private")
+                   concurrency_limit=8, api_visibility="private", trigger_mode="multiple")
         canvas.stop(on_stop, show_progress="hidden", concurrency_limit=None, api_visibility="private")
 
         # The headless endpoint: the same validation and executor as the canvas's Run.

@@ -17,7 +17,7 @@ from reelgraph.graph import types as t
 # Palette order; a pack's own categories follow, alphabetically.
 CATEGORIES = [("story", "Story"), ("image", "Image"), ("video", "Video"), ("audio", "Audio"),
               ("assemble", "Assemble"), ("io", "Files"), ("text", "Text"), ("number", "Number"),
-              ("list", "Lists")]
+              ("list", "Lists"), ("wire", "Wiring")]
 
 # Port colours by base type, picked to stay distinct on a dark canvas.
 TYPE_COLORS = {"Text": "#e2c275", "Int": "#7fb3ff", "Float": "#5fd4e0", "Bool": "#c792ea",

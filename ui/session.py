@@ -13,6 +13,7 @@ import collections
 import copy
 import dataclasses
 import hashlib
+import json
 import logging
 import os
 import queue
@@ -46,7 +47,9 @@ from reelgraph.graph import (
     plan,
     validate,
 )
+from reelgraph.graph import run as run_workflow
 from reelgraph.graph import types as t
+from reelgraph.nodes.story import ScriptError, detect_format, edit_shot
 
 from .catalog import build_catalog
 
@@ -110,9 +113,40 @@ def _json_size_over(value: Any, limit: int) -> bool:
     return False
 
 
+_RUN_FOLDER = re.compile(r"[0-9]{8}-[0-9]{6}-[A-Za-z0-9_-]{1,64}")
+_WORKFLOW_FILE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,79}\.json")
+
+
 def _slug(name: str, default: str = "workflow") -> str:
     s = _SAFE.sub("_", name.strip().lower()).strip("._-")
     return s[:60] or default
+
+
+def node_signatures(wf: Workflow) -> dict[str, str]:
+    """Per node, a digest of everything in the graph its result depends on: its type, version and
+    params, and the same of every node upstream with the wires between them (titles and positions
+    aside). Equal digests mean the same result from the same input files, so a preview, an output
+    or a run's "done" still belongs to the node on the canvas only while its digest is unchanged."""
+    into: dict[str, list] = {}
+    for e in wf.edges:
+        into.setdefault(e.target_node, []).append((e.target_port, e.source_node, e.source_port))
+    sigs: dict[str, str] = {}
+
+    def sig(node: str, path: frozenset) -> str:
+        if node in sigs:
+            return sigs[node]
+        entry = wf.nodes.get(node)
+        if entry is None or node in path:  # a wire from nowhere, or a loop (validation reports it)
+            return "?"
+        wires = sorted((port, sig(src, path | {node}), out) for port, src, out in into.get(node, []))
+        text = json.dumps([entry.type, entry.version, entry.params, bool(entry.bypass), wires], sort_keys=True,
+                          default=str)
+        sigs[node] = hashlib.sha256(text.encode()).hexdigest()[:20]
+        return sigs[node]
+
+    for node in wf.nodes:
+        sig(node, frozenset())
+    return sigs
 
 
 class EditorError(Exception):
@@ -135,7 +169,11 @@ class Run:
     state: dict = field(default_factory=dict)
     output_path: Path | None = None
     outputs: list[Path] = field(default_factory=list)
+    output_node: str | None = None  # the node whose video is ``output_path``
+    signatures: dict[str, str] = field(default_factory=dict)  # node_signatures of the graph it ran
     abandoned: bool = False  # no page reads its events any more
+    targets: list[str] = field(default_factory=list)  # "Run to here": only these and what they need
+    other_graph: bool = False  # it ran a graph that was not the canvas's (queued earlier, another seed)
 
     @property
     def running(self) -> bool:
@@ -168,7 +206,10 @@ class Editor:
         self._types = {n["type"] for n in self.catalog["nodes"]}
         self._lock = threading.Lock()
         self._runs: dict[str, Run] = {}  # session -> its latest run
-        self._previews: dict[str, dict[str, list]] = {}  # session -> node -> previews of its last run
+        # session -> node -> (its signature when they were made, previews of its last run)
+        self._previews: dict[str, dict[str, tuple[str, list]]] = {}
+        self._latest: dict[str, dict[str, str]] = {}  # session -> node_signatures of its canvas now
+        self.showing: dict[str, str] = {}  # session -> the run whose video its player shows (ui/app.py)
 
     # ------------------------------------------------------------------ reading what the browser sends
     def workflow(self, value: Any) -> Workflow:
@@ -197,28 +238,43 @@ class Editor:
     # ------------------------------------------------------------------ checking (stale / cached marks)
     def check(self, value: Any, session: str = "") -> dict:
         """``run_state`` for a graph that has just been edited: its issues and what a run would redo."""
-        current = self._runs.get(session)
-        if current is not None and current.running:
-            # Marks would fight the live run's statuses; its own updates keep coming.
-            state = copy.deepcopy(current.state)
-            state["issues"] = self._issues(value)
-            return state
-        nodes: dict[str, dict] = {}
+        wf: Workflow | None = None
         try:
             wf = self.workflow(value)
             issues = [_issue(i) for i in validate(wf, self.registry)]
         except WorkflowError as e:
             issues = [_issue(i) for i in e.issues]
-        if not issues:
+        sigs = node_signatures(wf) if wf is not None else {}
+        if session:
+            with self._lock:
+                self._latest[session] = sigs
+        current = self._runs.get(session)
+        if current is not None and current.running:
+            # Plan marks would fight the live run's statuses; its own updates keep coming, and
+            # what was edited since it started is marked as such (see ``_as_seen``).
+            state = self._as_seen(current, copy.deepcopy(current.state))
+            state["issues"] = issues
+            return state
+        nodes: dict[str, dict] = {}
+        if not issues and wf is not None:
             cache = self.cache if self.cache is not None else False
             for entry in plan(wf, cache=cache, registry=self.registry, look_ahead=True):
                 status = "cached" if entry.status == "cached" else "stale"
                 nodes[entry.node] = {"status": status, "message": None if status == "cached" else entry.reason}
-        previews = self._previews.get(session, {})
-        for node, pv in previews.items():
-            nodes.setdefault(node, {"status": "idle"})["previews"] = pv
+        # A preview shows only on the node that made it: a deleted node's are forgotten (a new node
+        # that gets its id starts blank), and an edited node's are marked as from before the change.
+        if wf is not None:
+            kept = self._previews.get(session, {})
+            for node in [n for n in kept if n not in sigs]:
+                del kept[node]
+            for node, (made_by, pv) in kept.items():
+                nodes.setdefault(node, {"status": "idle"})["previews"] = (
+                    pv if sigs[node] == made_by else [{**p, "old": True} for p in pv])
         last = self._runs.get(session)
-        out = last.state.get("output") if last is not None else None
+        out = None
+        if last is not None and last.output_node and \
+                sigs.get(last.output_node) == last.signatures.get(last.output_node):
+            out = last.state.get("output")
         stale = sum(1 for n in nodes.values() if n["status"] == "stale")
         if issues:
             message = f"{len(issues)} problem{'s' if len(issues) != 1 else ''} to fix before running"
@@ -239,32 +295,56 @@ class Editor:
         return [_issue(i) for i in validate(wf, self.registry)]
 
     # ------------------------------------------------------------------ running
-    def start(self, value: Any, session: str) -> Run:
-        """Validate and start a run for ``session``; raises WorkflowError / EditorError."""
+    def start(self, value: Any, session: str, targets: list[str] | None = None, canvas: Any = None) -> Run:
+        """Validate and start a run for ``session``; raises WorkflowError / EditorError. With
+        ``targets`` ("Run to here"), only what those nodes need runs; the rest keep their marks.
+        ``canvas`` is the graph on the canvas when it differs from the one run (a run queued
+        earlier, a take with another seed): the run's results are judged against it."""
         wf = self.workflow(value)
+        try:
+            on_canvas = node_signatures(self.workflow(canvas)) if canvas is not None else None
+        except WorkflowError:
+            on_canvas = None
         self._known_types(wf)
+        targets = list(targets or [])
+        for node in targets:
+            if not isinstance(node, str) or node not in wf.nodes:
+                raise EditorError(f"Run to here: there is no node {node!r} in this graph — select a node on the canvas")
+        # what a full run would redo, for the nodes this run leaves out (they must not go blank)
+        marks = self.check(value, session)["nodes"] if targets else {}
         with self._lock:
             current = self._runs.get(session)
             if current is not None and current.running:
                 raise EditorError("a run is already going in this tab — wait for it or press Stop")
             self._prune_runs()
-            spec = JobSpec(wf.to_dict(), source="editor", workspace=str(self.workspace), write_files=True)
+            spec = JobSpec(wf.to_dict(), targets=targets, source="editor", workspace=str(self.workspace),
+                           write_files=True)
             run = Run("", session, self.runs_dir, [])
             # compiles the graph (a WorkflowError lists every problem) and starts it
             job_id, live = self.jobs.start_now(spec, listeners=[run.events.put], keep_outputs=KEEP_RUNS)
             run.id, run.cancel, run.graph_nodes = job_id, live.cancel, list(live.order)
+            run.signatures = node_signatures(wf)
+            self._latest[session] = on_canvas if on_canvas is not None else run.signatures
+            run.other_graph = on_canvas is not None and on_canvas != run.signatures
             run.folder = self.runs_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{job_id}"
             run.folder.mkdir(parents=True)
+            # the history shows what made each run, and opens it back onto the canvas
+            (run.folder / "workflow.json").write_text(wf.to_json(), encoding="utf-8")
+            run.targets = targets
+            left_out = {n: st for n, st in marks.items() if n not in set(run.graph_nodes)}
             run.state = {"run_id": job_id, "status": "running", "message": "Starting…",
-                         "nodes": {n: {"status": "queued"} for n in run.graph_nodes}, "issues": [],
-                         "output": None}
+                         "nodes": {**left_out, **{n: {"status": "queued"} for n in run.graph_nodes}},
+                         "issues": [], "output": None}
             self._runs.pop(session, None)
             self._runs[session] = run  # dicts keep insertion order: the oldest sessions come first
-            self._previews[session] = {}
+            kept = self._previews.get(session, {})
+            self._previews[session] = {n: v for n, v in kept.items() if n in left_out}
             excess = len(self._runs) - KEEP_SESSIONS
             for old in [k for k, r in self._runs.items() if not r.running][:max(excess, 0)]:
                 del self._runs[old]
                 self._previews.pop(old, None)
+                self._latest.pop(old, None)
+                self.showing.pop(old, None)
 
         def wait_for_the_job():
             live.done.wait()
@@ -319,16 +399,48 @@ class Editor:
                 if dirty and not finished and now - last_sent >= interval:
                     run.state["message"] = self._running_message(run, now - t0)
                     last_sent, dirty = now, False
-                    yield copy.deepcopy(run.state)
+                    yield self._as_seen(run, copy.deepcopy(run.state))
+            # the job thread marks the run done right after its last event: the final state goes out
+            # only then, so a Run pressed on seeing it is never refused as "already going"
+            run.done.wait(timeout=30)
             self._finish(run)
             self._release(run)
-            yield copy.deepcopy(run.state)
+            yield self._as_seen(run, copy.deepcopy(run.state))
         finally:
             if not finished:  # the browser went away: don't keep computing, nor its events, for nobody
                 run.abandoned = True
                 run.cancel.cancel()
                 if not run.running:
                     self._release(run)
+
+    def _as_seen(self, run: Run, state: dict) -> dict:
+        """A run's state as the canvas must show it now: nodes deleted since it started are left
+        out, and a node changed since (its params, or anything upstream) that the run finished is
+        marked to run again, not "done" with the old settings."""
+        now = self._latest.get(run.session)
+        if now is None or now == run.signatures:
+            return state
+        # a queued run (or a take with another seed) ran settings the canvas does not have; a run
+        # of the canvas's own graph differs from it only by what was edited while it ran
+        why = ("ran with other settings than the canvas has (a queued run, or another seed)" if run.other_graph
+               else "changed during the run")
+        changed = 0
+        for node in list(state["nodes"]):
+            if node not in now:
+                del state["nodes"][node]
+            elif now[node] != run.signatures.get(node):
+                st = state["nodes"][node]
+                if st["status"] in ("done", "cached", "skipped"):
+                    st.update(status="stale", progress=None,
+                              previews=[{**p, "old": True} for p in st.get("previews") or []],
+                              message=f"{why}: run again to use the canvas's settings")
+                changed += 1
+        if run.output_node and now.get(run.output_node) != run.signatures.get(run.output_node):
+            state["output"] = None  # the video is the old graph's: the player must not offer it as this one's
+        if changed and state["status"] != "running":
+            state["message"] = (f"{state['message']} — {changed} node{'s' if changed != 1 else ''} {why}: "
+                                "run again to use the canvas's settings")
+        return state
 
     @staticmethod
     def _release(run: Run) -> None:
@@ -355,7 +467,7 @@ class Editor:
         node = nodes.get(ev.node) if ev.node else None
         if ev.event == "node_started" and node is not None:
             calls = ev.data.get("calls")
-            node.update(status="running", progress=0.0, calls=calls,
+            node.update(status="running", progress=0.0, calls=calls, calls_cached=ev.data.get("cached_calls"),
                         calls_done=ev.data.get("cached_calls"), error=None, message=None, warning=None)
         elif ev.event == "node_progress" and node is not None:
             node["status"] = "running"
@@ -364,6 +476,10 @@ class Editor:
                 node["calls_done"] = round(ev.progress * node["calls"])
         elif ev.event == "node_finished" and node is not None:
             done = f"{ev.seconds:.1f} s" if not ev.cached else "from cache"
+            if node.get("calls") and node.get("calls_cached") and not ev.cached:
+                # a mapped node that redid only some elements says so: "re-rendered 1 of 6"
+                redone = node["calls"] - node["calls_cached"]
+                done = f"re-rendered {redone} of {node['calls']}, {node['calls_cached']} from cache · {done}"
             # a warning (auto rendered the draft, a prompt was ignored) stays on the node after it finished
             node.update(status="cached" if ev.cached else "done", progress=None,
                         message=f"{done} · {node['warning']}" if node.get("warning") else done)
@@ -372,7 +488,8 @@ class Editor:
             previews = self._save_previews(run, ev.node, ev.outputs or {})
             if previews:
                 node["previews"] = previews
-                self._previews.setdefault(run.session, {})[ev.node] = previews
+                made_by = run.signatures.get(ev.node, "")
+                self._previews.setdefault(run.session, {})[ev.node] = (made_by, previews)
         elif ev.event == "node_failed" and node is not None:
             node.update(status="failed", progress=None, error=ev.error, message=None)
         elif ev.event == "node_skipped" and node is not None:
@@ -399,6 +516,12 @@ class Editor:
         return previews
 
     def _finish(self, run: Run) -> None:
+        try:
+            self._finish_state(run)
+        finally:
+            self._record(run)
+
+    def _finish_state(self, run: Run) -> None:
         state = run.state
         res = run.result
         if run.error is not None or res is None:
@@ -411,18 +534,22 @@ class Editor:
             if n["status"] in ("queued", "running"):
                 n.update(status="skipped", progress=None)
         media: list[Path] = []
+        producers: list[str] = []
         for node, ports in res.outputs.items():
             for port, value in ports.items():
                 for item in value if isinstance(value, list) else [value]:
                     if isinstance(item, t.MediaRef) and item.path and Path(item.path).is_file():
                         media.append(run.folder / f"{node}-{port}{item.ext}" if not isinstance(value, list)
                                      else run.folder / f"{node}-{port}-{len(media) + 1}{item.ext}")
+                        producers.append(node)
                         _place(Path(item.path), media[-1])
         run.outputs = media
-        videos = [m for m in media if m.suffix.lower() in (".mp4", ".webm", ".mov", ".mkv", ".m4v")]
+        videos = [(m, n) for m, n in zip(media, producers, strict=True)
+                  if m.suffix.lower() in (".mp4", ".webm", ".mov", ".mkv", ".m4v")]
         if videos:
-            run.output_path = videos[-1]
-            state["output"] = {"kind": "video", "url": file_url(videos[-1]), "name": videos[-1].name}
+            run.output_path, run.output_node = videos[-1]
+            state["output"] = {"kind": "video", "url": file_url(run.output_path), "name": run.output_path.name,
+                               "node": run.output_node}
         s = res.seconds
         if res.status == "ok":
             state["message"] = f"Done in {s:.1f} s: {len(res.ran)} ran, {len(res.cached)} cached"
@@ -432,6 +559,66 @@ class Editor:
         else:
             first = res.failures[0]
             state["message"] = f"Failed: {first}"
+
+    def _record(self, run: Run) -> None:
+        """The run's line in the history, beside its files (written once, when it ends)."""
+        state = run.state
+        res = run.result
+        record = {"id": run.id, "status": state.get("status"), "message": state.get("message"),
+                  "seconds": round(res.seconds, 3) if res is not None else None,
+                  "targets": run.targets, "video": run.output_path.name if run.output_path else None,
+                  "outputs": [p.name for p in run.outputs]}
+        try:
+            tmp = run.folder / ".run.json.tmp"
+            tmp.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+            os.replace(tmp, run.folder / "run.json")
+        except OSError as e:  # the history loses one line; the run's results are unaffected
+            log.warning("could not record run %s: %s", run.id, e)
+
+    def history(self, limit: int = KEEP_RUNS) -> list[dict]:
+        """Past runs, the newest first: what ran, how it ended, its video and files."""
+        out = []
+        started = {}
+        for p in self.runs_dir.glob("*-*"):
+            try:
+                started[p] = (p / "workflow.json").stat().st_mtime_ns  # two runs in one second keep their order
+            except OSError:
+                continue  # not a run of the editor (or being removed)
+        for folder in sorted(started, key=lambda p: (started[p], p.name), reverse=True)[:limit]:
+            wf_file = folder / "workflow.json"
+            try:
+                record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                live = next((r for r in self._runs.values() if r.folder == folder and r.running), None)
+                record = {"status": "running" if live else "unfinished", "message": "", "outputs": []}
+            try:
+                name = json.loads(wf_file.read_text(encoding="utf-8")).get("name") or ""
+            except (OSError, ValueError):
+                name = ""
+            files = [folder / n for n in record.get("outputs") or [] if (folder / n).is_file()]
+            video = folder / record["video"] if record.get("video") else None
+            out.append({"id": folder.name.rsplit("-", 1)[-1], "run": folder.name, "name": name,
+                        "status": record.get("status"), "message": record.get("message") or "",
+                        "seconds": record.get("seconds"), "targets": record.get("targets") or [],
+                        "started": wf_file.stat().st_mtime,
+                        "video": {"url": file_url(video), "name": video.name} if video and video.is_file() else None,
+                        "files": [{"name": f.name, "url": file_url(f)} for f in files]})
+        return out
+
+    def open_run(self, run: Any) -> dict:
+        """The workflow a past run ran, to open back onto the canvas."""
+        if not isinstance(run, str) or not _RUN_FOLDER.fullmatch(run):
+            return {"ok": False, "error": f"no run {run!r} in the history"}
+        path = self.runs_dir / run / "workflow.json"
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            return {"ok": False,
+                    "error": f"the run {run} is no longer in the history (only the last {KEEP_RUNS} are kept)"}
+        res = self.open_text(text, f"the run of {run}")
+        if res.get("ok"):
+            res["message"] = f"Opened the workflow of the run {run}"
+        return res
 
     def _prune_runs(self) -> None:
         active = {r.folder for r in self._runs.values() if r.running}
@@ -519,6 +706,117 @@ class Editor:
         issues = [_issue(i) for i in validate(wf, self.registry)]
         return {"ok": True, "text": wf.to_json(), "name": _slug(wf.name) + ".json", "issues": issues}
 
+    # ------------------------------------------------------------------ workflows kept in the workspace
+    # They sit at the workspace's top, beside uploads/ and media/, so their relative paths mean the
+    # same to `reelgraph run WORKSPACE/NAME.json` as to the editor.
+    def workspace_workflows(self, limit: int = 200) -> list[dict]:
+        """The workspace's workflows, the most recently saved first."""
+        files = sorted((p for p in self.workspace.glob("*.json") if p.is_file()),
+                       key=lambda p: p.stat().st_mtime, reverse=True)[:limit]
+        out = []
+        for p in files:
+            try:
+                if p.stat().st_size > self.max_workflow:
+                    continue
+                wf = loads(p.read_text(encoding="utf-8"), source=str(p))
+            except (OSError, ValueError, WorkflowError):
+                continue  # not a workflow (or not readable): not offered
+            out.append({"file": p.name, "name": wf.name or p.stem, "nodes": len(wf.nodes),
+                        "modified": p.stat().st_mtime})
+        return out
+
+    def _workspace_file(self, file: Any) -> Path:
+        if not isinstance(file, str) or not _WORKFLOW_FILE.fullmatch(file):
+            raise EditorError(f"{file!r} is not a workflow file name: letters, digits, '.', '_' and '-', "
+                              "ending in .json")
+        return self.workspace / file
+
+    def save_workflow(self, value: Any, file: Any = None, overwrite: bool = False) -> dict:
+        """Save the canvas into the workspace as FILE (default: named after the workflow). A new
+        name that is already taken is refused unless ``overwrite``: nothing is replaced by surprise."""
+        try:
+            wf = self.workflow(value)
+        except WorkflowError as e:
+            return {"ok": False, "error": "cannot save: " + "; ".join(_describe(i) for i in e.issues[:3])}
+        try:
+            path = self._workspace_file(file or _slug(wf.name) + ".json")
+        except EditorError as e:
+            return {"ok": False, "error": str(e)}
+        if path.exists() and not overwrite:
+            return {"ok": False, "exists": True, "file": path.name,
+                    "error": f"{path.name} is already in the workspace: choose another name, or replace it"}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(wf.to_json(), encoding="utf-8")
+        os.replace(tmp, path)  # a crash mid-write leaves the last save whole
+        issues = [_issue(i) for i in validate(wf, self.registry)]
+        return {"ok": True, "file": path.name, "path": str(path), "issues": issues}
+
+    def open_workflow(self, file: Any) -> dict:
+        try:
+            path = self._workspace_file(file)
+            text = path.read_text(encoding="utf-8")
+        except EditorError as e:
+            return {"ok": False, "error": str(e)}
+        except OSError:
+            return {"ok": False, "error": f"{file} is no longer in the workspace"}
+        res = self.open_text(text, path.name)
+        if res.get("ok"):
+            res["file"] = path.name
+        return res
+
+    # ------------------------------------------------------------------------------ the storyboard view
+    STORY_TYPE = "story.parse_storyboard"
+
+    def storyboard(self, value: Any, node: Any = None) -> dict:
+        """The shots of a storyboard node as its own parser reads them (durations, cameras and
+        seeds resolved), for the storyboard view."""
+        try:
+            wf = self.workflow(value)
+        except WorkflowError as e:
+            return {"ok": False, "error": "; ".join(_describe(i) for i in e.issues[:3])}
+        data = wf.to_dict()
+        boards = [n for n, entry in data["nodes"].items() if entry.get("type") == self.STORY_TYPE]
+        if not boards:
+            return {"ok": False, "boards": [], "error": "No storyboard on the canvas: add a Parse Storyboard node "
+                                                         "(Story) and write the shots in its script"}
+        node = node if node in boards else boards[0]
+        alone = {**data, "nodes": {node: data["nodes"][node]}, "edges": []}
+        try:
+            result = run_workflow(alone, cache=False, registry=self.registry, workspace=self.workspace)
+        except WorkflowError as e:
+            return {"ok": False, "boards": boards, "node": node, "error": "; ".join(_describe(i) for i in e.issues[:3])}
+        if result.failures:
+            f = result.failures[0]
+            return {"ok": False, "boards": boards, "node": node,
+                    "error": f"{f.message}" + (f" — {f.fix}" if f.fix else "")}
+        params = data["nodes"][node].get("params") or {}
+        fmt = params.get("format") or "auto"
+        script = params.get("script") or ""
+        editable = (detect_format(script) if fmt == "auto" else fmt) == "text"
+        shots = [{"number": i + 1, "prompt": s.prompt, "duration": s.duration, "camera": s.camera,
+                  "transition": s.transition, "narration": s.narration, "seed": s.seed}
+                 for i, s in enumerate(result.outputs[node]["shots"])]
+        return {"ok": True, "boards": boards, "node": node, "editable": editable, "shots": shots}
+
+    def edit_shot(self, value: Any, node: Any, shot: Any, key: Any, new: Any) -> dict:
+        """The storyboard node's script with one field of one shot changed (nothing else moves)."""
+        try:
+            wf = self.workflow(value)
+        except WorkflowError as e:
+            return {"ok": False, "error": "; ".join(_describe(i) for i in e.issues[:3])}
+        entry = wf.to_dict()["nodes"].get(node) if isinstance(node, str) else None
+        if entry is None or entry.get("type") != self.STORY_TYPE:
+            return {"ok": False, "error": f"no storyboard node {node!r} on the canvas"}
+        script = (entry.get("params") or {}).get("script") or ""
+        if not isinstance(key, str) or isinstance(new, (dict, list)):
+            return {"ok": False, "error": "a shot field is set to one value"}
+        try:
+            out = edit_shot(script, shot, key, new)
+        except ScriptError as e:
+            return {"ok": False, "error": f"shot {shot}, {key}: {e.message}" + (f" — {e.fix}" if e.fix else "")}
+        return {"ok": True, "script": out}
+
     def import_media(self, path: Any, name: str, upload_root: str | os.PathLike, url: str | None = None) -> dict:
         """Copy an uploaded file into the workspace's uploads/ and return the param value for it."""
         try:
@@ -536,6 +834,45 @@ class Editor:
         if not dest.exists():
             shutil.copyfile(p, dest)
         return {"ok": True, "value": dest.relative_to(self.workspace).as_posix(), "url": url}
+
+    # ------------------------------------------------------------------ autosave (never lose work)
+    _CLIENT = re.compile(r"[A-Za-z0-9-]{8,64}")
+
+    def _autosave_path(self, client: Any) -> Path | None:
+        if not isinstance(client, str) or not self._CLIENT.fullmatch(client):
+            return None
+        return self.workspace / ".reelgraph" / "autosave" / f"{client}.json"
+
+    def autosave(self, client: Any, graph: Any, base: Any = "") -> dict:
+        """Keep one browser's canvas in the workspace, as it is (problems and all: it is work in
+        progress), to be restored after a reload or a crash."""
+        path = self._autosave_path(client)
+        if path is None:
+            return {"ok": False, "error": "no autosave without a browser id"}
+        if not isinstance(graph, dict) or _json_size_over(graph, self.max_workflow):
+            return {"ok": False, "error": f"not autosaved: the workflow is over {size_text(self.max_workflow)}"}
+        base_text = base if isinstance(base, str) and len(base) <= self.max_workflow else ""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"graph": graph, "base": hashlib.sha256(base_text.encode()).hexdigest(),
+                                   "saved_at": time.time()}, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, path)  # a crash mid-write leaves the last autosave whole
+        return {"ok": True}
+
+    def restore(self, client: Any, base: Any = "") -> dict:
+        """This browser's autosave, if it was made on the same starting graph the page has now
+        (`reelgraph ui other.json` does not bring back a different workflow's work)."""
+        path = self._autosave_path(client)
+        if path is None or not path.is_file():
+            return {"ok": False}
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {"ok": False}
+        base_text = base if isinstance(base, str) else ""
+        if not isinstance(data, dict) or data.get("base") != hashlib.sha256(base_text.encode()).hexdigest():
+            return {"ok": False}
+        return {"ok": True, "graph": data.get("graph"), "saved_at": data.get("saved_at")}
 
     def examples(self) -> list[dict]:
         from reelgraph import workflows

@@ -71,6 +71,9 @@ class RawShot:
     prompt: list[str] = field(default_factory=list)
     fields: dict[str, Value] = field(default_factory=dict)
     heading: str = ""
+    prose_lines: list[int] = field(default_factory=list)  # where its description is (text format)
+    marker_prose: bool = False  # "Shot 3: The fox runs." — the description shares the marker's line
+    last_line: int | None = None
 
     def set(self, key: str, value: Any, line: int | None) -> None:
         if key == "prompt":
@@ -338,6 +341,9 @@ def _shot(board: Board, toks: list[_Tok], start: _Tok | None) -> RawShot:
         rest = (_SHOT_WORD.match(start.text).group(2) or "").strip()
         if rest:
             shot.prompt.append(rest)
+            shot.prose_lines.append(start.line)
+            shot.marker_prose = True
+    shot.last_line = max([t.line for t in toks] + ([start.line] if start else [])) if toks or start else None
     names = {name.lower(): name for name in board.characters}
     cast_items: list[str] = []
     cast_line = None
@@ -348,6 +354,7 @@ def _shot(board: Board, toks: list[_Tok], start: _Tok | None) -> RawShot:
                 shot.set("dialogue", t.text, t.line)
             else:
                 shot.prompt.append(t.text)
+                shot.prose_lines.append(t.line)
         elif t.kind == "field":
             if t.key.startswith("?"):
                 raise _unknown_key(t, "shot")
@@ -795,3 +802,51 @@ def _cast(value: Value, board: Board, where: str) -> list[str]:
             picked.append(canonical)
     order = list(board.characters)
     return sorted(picked, key=order.index)
+
+
+# ---------------------------------------------------------------------------------------------
+# editing one shot in place (the editor's storyboard view)
+
+EDITABLE_KEYS = ("prompt", "duration", "camera", "transition", "narration", "dialogue", "seed")
+
+
+def edit_shot(script: str, number: int, key: str, value: Any) -> str:
+    """The script with one field of shot ``number`` (1-based) set to ``value`` — the rest of the
+    text (other shots, notes, comments, blank lines) exactly as written. An empty value removes a
+    field. Only the text format is edited this way; the result is parsed before it is returned."""
+    if key not in EDITABLE_KEYS:
+        raise ScriptError(f"'{key}' cannot be edited from the storyboard view", None,
+                          f"edit one of {', '.join(EDITABLE_KEYS)}, or edit the script in its node")
+    if detect_format(script) != "text":
+        raise ScriptError("a JSON or YAML storyboard is edited in its node's script", None,
+                          "edit the script in the node (the storyboard view edits text scripts)")
+    text = script.lstrip("\ufeff")
+    board = parse_text(text)
+    if not isinstance(number, int) or not 1 <= number <= len(board.shots):
+        raise ScriptError(f"there is no shot {number} (the storyboard has {len(board.shots)})")
+    shot = board.shots[number - 1]
+    value = " ".join(str(value if value is not None else "").split())  # one line
+    lines = text.split("\n")
+    if key == "prompt":
+        if not value:
+            raise ScriptError(f"shot {number} needs a description", None, "write what the shot shows")
+        if shot.prose_lines:
+            first, *others = shot.prose_lines
+            lines[first - 1] = (f"Shot {number}: {value}" if shot.marker_prose and first == shot.prose_lines[0]
+                                else value)
+            for n in sorted(others, reverse=True):
+                del lines[n - 1]
+        else:
+            lines.insert(shot.line or 0, value)  # under its heading
+    else:
+        old = shot.fields.get(key)
+        if old is not None and old.line:
+            if value:
+                lines[old.line - 1] = f"{key}: {value}"
+            else:
+                del lines[old.line - 1]
+        elif value:
+            lines.insert(shot.last_line or len(lines), f"{key}: {value}")
+    out = "\n".join(lines)
+    build(parse_text(out), Defaults())  # a value the node would refuse is refused here, with its fix
+    return out

@@ -2,6 +2,7 @@
 import { mount as mountComponent, unmount } from 'svelte';
 import flowCss from '@xyflow/svelte/dist/style.css?inline';
 import appCss from './lib/styles.css?inline';
+import appearanceCss from './lib/appearance.css?inline'; // light theme, tablet and phone layouts
 import App from './App.svelte';
 
 const STYLE_ID = 'reelgraph-canvas-css';
@@ -10,7 +11,7 @@ function injectCss() {
   if (typeof document === 'undefined' || document.getElementById(STYLE_ID)) return;
   const style = document.createElement('style');
   style.id = STYLE_ID;
-  style.textContent = flowCss + '\n' + appCss;
+  style.textContent = flowCss + '\n' + appCss + '\n' + appearanceCss;
   document.head.appendChild(style);
 }
 

@@ -14,6 +14,7 @@ export const CATEGORY_STYLE = {
   text: { color: '#4fd48a', icon: 'text' },
   number: { color: '#6aa2ff', icon: 'number' },
   list: { color: '#2fd0bd', icon: 'list' },
+  wire: { color: '#9aa4b8', icon: 'link' },
 };
 
 export function categoryStyle(id) {

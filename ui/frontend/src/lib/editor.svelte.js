@@ -9,6 +9,10 @@ import { i18n, t } from './i18n.svelte.js';
 const KEY = Symbol('reelgraph-editor');
 const HISTORY_DEPTH = 100;
 const EDIT_DEBOUNCE_MS = 300;
+const AUTOSAVE_MS = 800;
+const MAX_RUNS = 50; // Run ×N at most
+const CLIENT_KEY = 'reelgraph.client';
+const CLIP_KEY = 'reelgraph.clipboard';
 const EMPTY_RUN = { run_id: null, status: 'idle', message: '', nodes: {}, issues: [], output: null };
 
 export function setEditor(ed) {
@@ -61,12 +65,49 @@ export class Editor {
   lightbox = $state.raw(null);
   canUndo = $state(false);
   canRedo = $state(false);
-  issuesOpen = $state(true);
+  /** The issues list is closed until asked for (or a Run is refused): it must not cover new nodes,
+   * whose unwired inputs are issues the moment they land. */
+  issuesOpen = $state(false);
+  /** The minimap: 'auto' shows it only while part of the graph is out of view. */
+  minimap = $state('auto');
   busy = $state('');
+  /** Runs waiting for the current one, in order: [{key, graph, to, label}], each the graph as it
+   * was when Run was pressed (so Run ×N with other seeds, and edits after queueing, stay apart). */
+  runQueue = $state.raw([]);
+  queued = $derived(this.runQueue.length > 0);
+  /** Run ×N: how many runs one press queues, and what their seeds do (ComfyUI's "control after
+   * generate"): 'fixed' (the same), 'increment' (+1 each run) or 'randomize'. */
+  runCount = $state(1);
+  seedPolicy = $state('fixed');
+  /** The history panel is open; `runs` is its list (newest first), `compare` the two runs shown
+   * side by side. */
+  historyOpen = $state(false);
+  /** What the main area shows: 'graph' (the canvas) or 'storyboard' (the table of shots). */
+  view = $state('graph');
+  runs = $state.raw([]);
+  compare = $state.raw(null);
+  /** The canvas differs from what was last opened or saved (a warning before leaving the page). */
+  dirty = $state(false);
   connecting = $state.raw(null); // {color} while a wire is being dragged
+  /** The node search: {x, y} on screen, `at` where the node lands (flow coordinates), and `from`,
+   * the port whose wire was dropped on empty canvas ({node, port, side}), or null. */
+  search = $state.raw(null);
+  /** The context menu: {x, y} on screen, `at` in flow coordinates, `node` (an id) or null. */
+  menu = $state.raw(null);
+  /** The keyboard shortcuts overlay is open. */
+  help = $state(false);
+  /** The workspace file the canvas was opened from or saved to (Save writes there), or null. */
+  file = $state(null);
+  /** The Save as dialog: {name, exists} (exists: the file a save would replace, when asked). */
+  saveAsDialog = $state.raw(null);
+  /** The workspace's workflows, most recent first (the Workflows menu). */
+  workflows = $state.raw([]);
   /** The view is zoomed out below the semantic-zoom threshold: nodes draw their compact "far" form.
    * Set by Canvas from the viewport zoom (it flips only when the threshold is crossed). */
   far = $state(false);
+  /** Zoomed out to about a tenth (a graph of hundreds of nodes): nodes drop their near form from the
+   * page, so panning does not lay out and paint thousands of hidden elements. */
+  vfar = $state(false);
 
   // --- derived, memoised ----------------------------------------------------------------------
   /** "target.handle" -> edge, for inputs that have a wire. */
@@ -120,7 +161,13 @@ export class Editor {
   clipboard = null;
   pasteCount = 0;
   toastSeq = 0;
+  queueSeq = 0;
   autoArranged = false; // the last load laid the graph out from estimated sizes
+  starting = false; // a run was sent and its first state has not come back yet
+  clean = ''; // the graph as last opened or saved (JSON), against which `dirty` is judged
+  base = ''; // the graph the page opened with: an autosave is restored only onto the same one
+  autosaveTimer = null;
+  pointer = null; // the last pointer position over the canvas (Space opens the search there)
 
   constructor(api) {
     this.api = api ?? {};
@@ -129,6 +176,7 @@ export class Editor {
     this.examples = Array.isArray(props.examples) ? props.examples : [];
     this.run = cleanRun(props.run_state);
     this.load(asGraph(props.value) ?? emptyGraph(), { reset: true, arrange: true });
+    this.base = this.clean = this.history[0];
     if (this.autoArranged) this.fitSoon();
   }
 
@@ -144,9 +192,7 @@ export class Editor {
   watchProps() {
     const { watch, props } = this.api;
     if (typeof watch !== 'function') return;
-    watch('run_state', () => {
-      this.run = cleanRun(props.run_state);
-    });
+    watch('run_state', () => this.onRunState(cleanRun(props.run_state)));
     watch('value', () => {
       const g = asGraph(props.value);
       if (!g) return;
@@ -191,6 +237,7 @@ export class Editor {
     this.nodes = nodes;
     this.edges = edges;
     this.extras = extras;
+    this.applyCollapsed();
     if (reset) {
       this.history = [JSON.stringify(this.graph())];
       this.hIndex = 0;
@@ -221,7 +268,64 @@ export class Editor {
     this.hIndex = this.history.length - 1;
     this.updateUndo();
     if (send) this.send(g, 'graph_edit');
+    this.changed();
     return true;
+  }
+
+  /** After every change of the graph: judge `dirty`, and autosave into the workspace soon. */
+  changed() {
+    this.dirty = this.history[this.hIndex] !== this.clean;
+    if (this.autosaveTimer) clearTimeout(this.autosaveTimer);
+    this.autosaveTimer = setTimeout(() => {
+      this.autosaveTimer = null;
+      this.autosave();
+    }, AUTOSAVE_MS);
+  }
+
+  /** This browser's id for its autosave (kept across reloads and restarts), or null. */
+  clientId() {
+    try {
+      let id = localStorage.getItem(CLIENT_KEY);
+      if (!id || !/^[A-Za-z0-9-]{8,64}$/.test(id)) {
+        id = (crypto.randomUUID?.() ?? `${Date.now()}-${Math.random().toString(36).slice(2)}`).replace(/[^A-Za-z0-9-]/g, '');
+        localStorage.setItem(CLIENT_KEY, id);
+      }
+      return id;
+    } catch {
+      return null; // storage is off: no autosave, the warning before leaving still works
+    }
+  }
+
+  async autosave() {
+    const client = this.clientId();
+    if (!client || typeof this.api.server?.autosave !== 'function') return;
+    try {
+      await this.call('autosave', { client, graph: this.graph(), base: this.base });
+    } catch (err) {
+      console.warn('reelgraph: autosave failed', err);
+    }
+  }
+
+  /** On page load: bring back what this browser was editing when the page was left or crashed. */
+  async restoreAutosave() {
+    const client = this.clientId();
+    if (!client || typeof this.api.server?.restore !== 'function') return false;
+    let res;
+    try {
+      res = await this.call('restore', { client, base: this.base });
+    } catch {
+      return false;
+    }
+    if (!res?.ok || !res.graph || JSON.stringify(res.graph) === this.history[this.hIndex]) return false;
+    this.replaceGraph(res.graph);
+    const time = res.saved_at ? new Date(res.saved_at * 1000).toLocaleTimeString() : '';
+    this.toast(t('toast.restored', { time }), 'success', 6000);
+    return true;
+  }
+
+  markClean() {
+    this.clean = this.history[this.hIndex];
+    this.dirty = false;
   }
 
   /** A debounced commit, for param typing. */
@@ -266,6 +370,7 @@ export class Editor {
     this.load(g);
     this.updateUndo();
     this.send(g, 'graph_edit');
+    this.changed();
   }
 
   /** Replace the whole graph as a user action (open, example): undoable, sent, view fitted. */
@@ -331,19 +436,122 @@ export class Editor {
   }
 
   fit() {
-    this.flow?.fitView({ padding: 0.06, duration: 250, maxZoom: 1.2 });
+    // an empty canvas starts at 100 %: new nodes must not land at the last graph's zoom
+    if (!this.nodes.length) this.flow?.setViewport({ x: 0, y: 0, zoom: 1 }, { duration: 0 });
+    else this.flow?.fitView({ padding: 0.06, duration: 250, maxZoom: 1.2 });
+  }
+
+  /** Toolbar New: an empty, untitled workflow (undoable). */
+  newGraph() {
+    this.file = null; // Save must ask for a name, never write over the last workflow's file
+    this.replaceGraph(emptyGraph());
+    this.toast(t('toast.new'), 'info', 2500);
   }
 
   // --- run ------------------------------------------------------------------------------------
-  runGraph() {
+  /** Run the graph; with `to` (a node id), only what that node needs ("Run to here"). Run ×N
+   * queues N runs, their seeds set by the seed policy. A run pressed while one is going waits. */
+  runGraph({ to = null, count = this.runCount } = {}) {
     // Pending param edits are folded into this run without a separate graph_edit.
     this.flushPending({ send: false });
     this.commit({ send: false });
-    this.send(this.graph(), 'run');
+    const target = to && this.nodesById.has(to) ? to : null;
+    const n = Math.max(1, Math.min(MAX_RUNS, Math.floor(Number(count)) || 1));
+    const entries = this.seeded(this.graph(), n, this.seedPolicy).map(({ graph, label }) => ({ key: ++this.queueSeq, graph, to: target, label }));
+    if (!(this.running || this.starting)) this.startEntry(entries.shift());
+    if (!entries.length) return;
+    this.runQueue = [...this.runQueue, ...entries];
+    this.toast(t('toast.run_queued_n', { n: this.runQueue.length }), 'info');
+  }
+
+  /** N copies of a graph for Run ×N: the first as it is, the others with their seeds moved by
+   * `policy` ('increment': +k; 'randomize': any; 'fixed': the same). */
+  seeded(graph, n, policy) {
+    const out = [{ graph, label: '' }];
+    for (let k = 1; k < n; k++) {
+      const g = JSON.parse(JSON.stringify(graph));
+      if (policy === 'increment' || policy === 'randomize') {
+        for (const entry of Object.values(g.nodes ?? {})) {
+          const spec = this.catalog.byType.get(entry.type)?.paramByName.get('seed');
+          if (!spec) continue;
+          const base = Number(entry.params?.seed ?? spec.default ?? 0) || 0;
+          entry.params = { ...(entry.params ?? {}), seed: policy === 'increment' ? base + k : Math.floor(Math.random() * 2 ** 31) };
+        }
+      }
+      out.push({ graph: g, label: policy === 'increment' ? `seed +${k}` : policy === 'randomize' ? 'random seed' : `×${k + 1}` });
+    }
+    return out;
+  }
+
+  startEntry(entry) {
+    this.starting = true;
+    const canvas = this.graph();
+    const payload = { ...entry.graph };
+    // beside the graph, never inside the workflow that is saved: the targets, and the canvas
+    // when the run's graph is not what it shows (Python judges the results against the canvas)
+    if (entry.to) payload.run_targets = [entry.to];
+    if (JSON.stringify(entry.graph) !== JSON.stringify(canvas)) payload.run_canvas = canvas;
+    this.send(payload, 'run');
+  }
+
+  dequeue(key) {
+    this.runQueue = this.runQueue.filter((e) => e.key !== key);
+  }
+
+  /** Move a queued run earlier (-1) or later (+1). */
+  requeue(key, by) {
+    const q = [...this.runQueue];
+    const i = q.findIndex((e) => e.key === key);
+    const j = i + by;
+    if (i < 0 || j < 0 || j >= q.length) return;
+    [q[i], q[j]] = [q[j], q[i]];
+    this.runQueue = q;
   }
 
   stop() {
+    if (this.runQueue.length) {
+      this.runQueue = [];
+      this.toast(t('toast.queue_dropped'), 'info');
+    }
     if (typeof this.api.trigger === 'function') this.api.trigger('stop');
+  }
+
+  /** A run_state from Python: a run's progress, its end, a refusal, or the marks for an edit. */
+  onRunState(rs) {
+    const wasRunning = this.running;
+    this.run = rs;
+    if (rs.status !== 'idle' || rs.refused) this.starting = false;
+    if (rs.refused) {
+      this.runQueue = []; // they would be refused as well
+      if (rs.issues?.length) this.issuesOpen = true; // now the list is what the user needs
+    }
+    const ended = wasRunning && rs.status !== 'running' && rs.status !== 'idle';
+    if (ended && this.historyOpen) this.loadHistory();
+    if (ended && this.runQueue.length) {
+      const [next, ...rest] = this.runQueue;
+      this.runQueue = rest;
+      this.startEntry(next);
+    }
+  }
+
+  // --- history --------------------------------------------------------------------------------
+  async loadHistory() {
+    try {
+      const res = await this.call('history', {});
+      this.runs = Array.isArray(res.runs) ? res.runs : [];
+    } catch {
+      this.runs = [];
+    }
+    return this.runs;
+  }
+
+  openRun(run) {
+    return this.withBusy(t('busy.opening', { name: run }), async () => {
+      const res = await this.call('open_run', { run });
+      const ok = this.applyResult(res, run);
+      if (ok) this.file = null; // a past run's workflow is saved under a new name
+      return ok;
+    });
   }
 
   // --- nodes ----------------------------------------------------------------------------------
@@ -367,11 +575,15 @@ export class Editor {
     return def?.title || entry.type;
   }
 
+  /** Ids a new node must not get: the canvas's, and those the last run still reports on (a
+   * deleted node's status and previews must never show on a new one). */
   takenIds() {
-    return new Set(this.nodes.map((n) => n.id));
+    const ids = new Set(this.nodes.map((n) => n.id));
+    for (const id of Object.keys(this.run.nodes)) ids.add(id);
+    return ids;
   }
 
-  addNode(type, position) {
+  addNode(type, position, { commit = true } = {}) {
     const def = this.catalog.byType.get(type);
     if (!def) return null;
     const id = newNodeId(type, this.takenIds());
@@ -387,8 +599,202 @@ export class Editor {
     const node = { id, type: NODE_TYPE, position: { x: Math.round(x), y: Math.round(y) }, data: { entry }, selected: true };
     this.nodes = [...this.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)), node];
     this.edges = this.edges.map((e) => (e.selected ? { ...e, selected: false } : e));
-    this.commit();
+    if (commit) this.commit();
     return id;
+  }
+
+  // --- node search ----------------------------------------------------------------------------
+  /** Open the node search at a screen point; with `from`, it offers only nodes that can continue
+   * that wire, and wires the picked one. */
+  openSearch(x, y, from = null) {
+    this.menu = null;
+    const at = this.flow ? this.flow.screenToFlowPosition({ x, y }) : { x: 0, y: 0 };
+    this.search = { x, y, at, from };
+  }
+
+  /** Open the search where the pointer is on the canvas, else at the canvas's centre (Space). */
+  openSearchHere() {
+    const r = this.paneEl?.getBoundingClientRect();
+    const p = this.pointer;
+    if (p && r && p.x >= r.left && p.x <= r.right && p.y >= r.top && p.y <= r.bottom) this.openSearch(p.x, p.y);
+    else if (r) this.openSearch(r.left + r.width / 2, r.top + r.height / 3);
+  }
+
+  /** The type of a port on the canvas, as wired (see effectiveTypes). */
+  portTypeOf(node, port, side) {
+    const k = this.types.get(node);
+    const wired = side === 'source' ? k?.outs.get(port) : k?.ins.get(port);
+    return wired ?? portType(this.catalog, this.nodesById.get(node), port, side);
+  }
+
+  /** Node types matching the search words (every word, in any language shown), each with the port
+   * it would wire to `from` (null without one); nodes that cannot take the wire are left out. */
+  searchResults(query, from, limit = 40) {
+    const words = String(query ?? '').trim().toLowerCase().split(/\s+/).filter(Boolean);
+    const want = from ? this.portTypeOf(from.node, from.port, from.side) : null;
+    const out = [];
+    const viaParam = []; // a wire into a param (a Text into an upscaler's model name) is possible but rarely meant
+    for (const group of this.catalog.groups) {
+      for (const def of group.nodes) {
+        if (words.length && !words.every((w) => def.search.includes(w))) continue;
+        if (!from) {
+          out.push({ def, port: null, color: group.color });
+          continue;
+        }
+        if (!want) continue;
+        const fitsIn = (q) => linkMode(this.catalog, want, q.type);
+        const p = from.side === 'source'
+          ? def.realIns.find(fitsIn) ?? (words.length ? def.wirableIns.find(fitsIn) : null)
+          : def.outs.find((q) => linkMode(this.catalog, q.type, want));
+        if (!p) continue;
+        (from.side === 'source' && !def.realIns.includes(p) ? viaParam : out).push({ def, port: p.name, color: group.color });
+      }
+    }
+    return [...out, ...viaParam].slice(0, limit);
+  }
+
+  /** Add the picked node where the search was opened, wired to the dropped wire: one undo step. */
+  addFromSearch(type, port) {
+    const s = this.search;
+    this.search = null;
+    if (!s) return null;
+    const from = s.from;
+    // a node continuing a wire lands with that port under the pointer: inputs on its left edge
+    const dx = from?.side === 'target' ? 250 : 12;
+    const id = this.addNode(type, { x: s.at.x - dx, y: s.at.y - 40 }, { commit: !from });
+    if (!id || !from) return id;
+    const c = from.side === 'source'
+      ? { source: from.node, sourceHandle: from.port, target: id, targetHandle: port }
+      : { source: id, sourceHandle: port, target: from.node, targetHandle: from.port };
+    if (!this.connect(c)) this.commit(); // the node stays even when the wire is refused (the reason shows)
+    return id;
+  }
+
+  /** Bypass the selected nodes (or stop bypassing them all, when they all are): one undo step. */
+  toggleBypass(ids = this.nodes.filter((n) => n.selected).map((n) => n.id)) {
+    if (!ids.length) return false;
+    const on = !ids.every((id) => this.nodesById.get(id)?.data.entry.bypass);
+    const set = new Set(ids);
+    this.nodes = this.nodes.map((n) => {
+      if (!set.has(n.id)) return n;
+      const { bypass, ...entry } = n.data.entry;
+      return { ...n, data: { ...n.data, entry: on ? { ...entry, bypass: true } : entry } };
+    });
+    this.commit();
+    return true;
+  }
+
+  // --- groups and notes (canvas only: kept in the workflow's meta.canvas, never run) -------------
+  get canvasItems() {
+    const c = this.extras.meta?.canvas ?? {};
+    return { groups: Array.isArray(c.groups) ? c.groups : [], notes: Array.isArray(c.notes) ? c.notes : [] };
+  }
+
+  setCanvasItems(fn, { commit = true } = {}) {
+    const meta = this.extras.meta ?? {};
+    const next = fn(this.canvasItems);
+    this.extras = { ...this.extras, meta: { ...meta, canvas: next } };
+    this.applyCollapsed();
+    if (commit) this.commit();
+  }
+
+  canvasId(prefix) {
+    const { groups, notes } = this.canvasItems;
+    const taken = new Set([...groups, ...notes].map((x) => x.id));
+    let i = 1;
+    while (taken.has(`${prefix}${i}`)) i++;
+    return `${prefix}${i}`;
+  }
+
+  /** The nodes a group holds: those whose centre lies inside its (expanded) frame. */
+  groupMembers(g) {
+    return this.nodes
+      .filter((n) => {
+        const { width, height } = this.sizeOf(n);
+        const cx = n.position.x + width / 2;
+        const cy = n.position.y + height / 2;
+        return cx >= g.x && cx <= g.x + g.w && cy >= g.y && cy <= g.y + g.h;
+      })
+      .map((n) => n.id);
+  }
+
+  /** A frame around the selected nodes (Ctrl+G): they move and collapse together. */
+  groupSelection() {
+    const sel = this.nodes.filter((n) => n.selected);
+    if (!sel.length) return null;
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    for (const n of sel) {
+      const { width, height } = this.sizeOf(n);
+      x0 = Math.min(x0, n.position.x);
+      y0 = Math.min(y0, n.position.y);
+      x1 = Math.max(x1, n.position.x + width);
+      y1 = Math.max(y1, n.position.y + height);
+    }
+    const id = this.canvasId('group');
+    const pad = 24;
+    const g = { id, title: t('group.untitled'), x: Math.round(x0 - pad), y: Math.round(y0 - pad - 30), w: Math.round(x1 - x0 + 2 * pad), h: Math.round(y1 - y0 + 2 * pad + 30), collapsed: false };
+    this.setCanvasItems((c) => ({ ...c, groups: [...c.groups, g] }));
+    return id;
+  }
+
+  updateGroup(id, patch, opts) {
+    this.setCanvasItems((c) => ({ ...c, groups: c.groups.map((g) => (g.id === id ? { ...g, ...patch } : g)) }), opts);
+  }
+
+  removeGroup(id) {
+    this.setCanvasItems((c) => ({ ...c, groups: c.groups.filter((g) => g.id !== id) }));
+  }
+
+  /** Move a group by (dx, dy) with the nodes it held when the drag began (`members`, `from`). */
+  dragGroup(id, start, members, from, dx, dy) {
+    const pos = new Map(members.map((m) => [m, { x: Math.round(from.get(m).x + dx), y: Math.round(from.get(m).y + dy) }]));
+    this.positionsFrom(pos);
+    this.updateGroup(id, { x: Math.round(start.x + dx), y: Math.round(start.y + dy) }, { commit: false });
+  }
+
+  /** Nodes inside a collapsed group are hidden (their wires too); they still run. */
+  applyCollapsed() {
+    const hidden = new Set();
+    for (const g of this.canvasItems.groups) if (g.collapsed) for (const id of this.groupMembers(g)) hidden.add(id);
+    if (!hidden.size && !this.nodes.some((n) => n.hidden)) return;
+    this.nodes = this.nodes.map((n) => (!!n.hidden === hidden.has(n.id) ? n : { ...n, hidden: hidden.has(n.id), selected: hidden.has(n.id) ? false : n.selected }));
+  }
+
+  addNote(at) {
+    const id = this.canvasId('note');
+    const note = { id, text: '', x: Math.round(at?.x ?? 0), y: Math.round(at?.y ?? 0), w: 240 };
+    this.setCanvasItems((c) => ({ ...c, notes: [...c.notes, note] }));
+    return id;
+  }
+
+  updateNote(id, patch, opts) {
+    this.setCanvasItems((c) => ({ ...c, notes: c.notes.map((n) => (n.id === id ? { ...n, ...patch } : n)) }), opts);
+  }
+
+  removeNote(id) {
+    this.setCanvasItems((c) => ({ ...c, notes: c.notes.filter((n) => n.id !== id) }));
+  }
+
+  // --- context menu ---------------------------------------------------------------------------
+  openMenu(x, y, node = null) {
+    this.search = null;
+    const at = this.flow ? this.flow.screenToFlowPosition({ x, y }) : { x: 0, y: 0 };
+    if (node && !this.nodesById.get(node)?.selected) this.select(node);
+    this.menu = { x, y, at, node };
+  }
+
+  /** A copy of one node beside it (its wires in stay: the copy takes the same inputs). */
+  duplicate(id) {
+    const n = this.nodesById.get(id);
+    if (!n) return null;
+    const copyId = newNodeId(n.data.entry.type, this.takenIds());
+    const node = { ...n, id: copyId, position: { x: n.position.x + 40, y: n.position.y + 40 }, data: { entry: JSON.parse(JSON.stringify(n.data.entry)) }, selected: true, measured: undefined };
+    const byId = new Map([...this.nodesById, [copyId, node]]);
+    const ins = this.edges.filter((e) => e.target === id).map((e) => makeEdge(this.catalog, byId, e.source, e.sourceHandle, copyId, e.targetHandle, e.data?.extra ?? null, this.types));
+    this.nodes = [...this.nodes.map((x) => (x.selected ? { ...x, selected: false } : x)), node];
+    this.edges = [...this.edges, ...ins];
+    this.commit();
+    return copyId;
   }
 
   /** Add a node at the centre of the visible canvas. */
@@ -441,6 +847,11 @@ export class Editor {
     if (!gone.size && edges.length === this.edges.length) return;
     this.nodes = this.nodes.filter((n) => !gone.has(n.id));
     this.edges = edges;
+    if (!this.nodes.length) {
+      // the name and description were the deleted workflow's: Save must not reuse them
+      this.extras = { ...this.extras, name: '', description: '' };
+      this.fit();
+    }
     this.commit();
   }
 
@@ -468,19 +879,64 @@ export class Editor {
     if (!sel.length) return false;
     const ids = new Set(sel.map((n) => n.id));
     this.clipboard = {
+      at: Date.now(),
       nodes: sel.map((n) => ({ id: n.id, position: { ...n.position }, entry: JSON.parse(JSON.stringify(n.data.entry)) })),
       edges: this.edges
         .filter((e) => ids.has(e.source) && ids.has(e.target))
         .map((e) => ({ source: e.source, sourceHandle: e.sourceHandle, target: e.target, targetHandle: e.targetHandle, extra: e.data?.extra ?? null })),
     };
     this.pasteCount = 0;
+    // every tab of this editor pastes it (they share localStorage); see also clipText()
+    try {
+      localStorage.setItem(CLIP_KEY, JSON.stringify({ ...this.clipboard, at: Date.now() }));
+    } catch {
+      /* storage off: this tab still pastes it */
+    }
     this.toast(t('toast.copied', { n: sel.length }), 'info', 1600);
     return true;
   }
 
-  paste() {
-    const clip = this.clipboard;
-    if (!clip || !clip.nodes.length) return false;
+  /** The copied nodes as text for the system clipboard (pasted into another browser, or a chat). */
+  clipText() {
+    return this.clipboard ? JSON.stringify({ reelgraph: 'nodes', version: 1, nodes: this.clipboard.nodes, edges: this.clipboard.edges }) : '';
+  }
+
+  /** Nodes from text on the system clipboard: the editor's own copy, or a whole workflow's JSON. */
+  clipFromText(text) {
+    let v;
+    try {
+      v = JSON.parse(text);
+    } catch {
+      return null;
+    }
+    if (v?.reelgraph === 'nodes' && Array.isArray(v.nodes)) return { nodes: v.nodes, edges: Array.isArray(v.edges) ? v.edges : [] };
+    if (v && typeof v.nodes === 'object' && !Array.isArray(v.nodes) && Array.isArray(v.edges)) {
+      const { nodes, edges } = graphToFlow(v, this.catalog, null);
+      return {
+        nodes: nodes.map((n) => ({ id: n.id, position: n.position, entry: n.data.entry })),
+        edges: edges.map((e) => ({ source: e.source, sourceHandle: e.sourceHandle, target: e.target, targetHandle: e.targetHandle, extra: e.data?.extra ?? null })),
+      };
+    }
+    return null;
+  }
+
+  /** Paste: the newest copy of any tab of this editor (or `clip`, from the system clipboard). */
+  paste(clip = null) {
+    if (!clip) {
+      clip = this.clipboard;
+      try {
+        const shared = JSON.parse(localStorage.getItem(CLIP_KEY) ?? 'null');
+        if (shared?.nodes?.length && (!clip || shared.at > (this.clipboard?.at ?? 0))) clip = shared;
+      } catch {
+        /* keep this tab's own */
+      }
+    }
+    if (!clip || !clip.nodes?.length) return false;
+    if (clip.nodes.some((c) => !this.catalog.byType.has(c.entry?.type))) {
+      const unknown = clip.nodes.find((c) => !this.catalog.byType.has(c.entry?.type))?.entry?.type;
+      this.toast(t('toast.paste_unknown', { type: String(unknown) }), 'error');
+      return true;
+    }
     this.pasteCount++;
     const off = 40 * this.pasteCount;
     const taken = this.takenIds();
@@ -520,8 +976,9 @@ export class Editor {
       if (e.source === c.source && e.sourceHandle === c.sourceHandle) return { ok: false, reason: t('wire.already_same', { port, source: `${this.title(c.source)}.${c.sourceHandle}` }) };
       return { ok: false, reason: t('wire.already', { port }) };
     }
-    if (c.source === c.target || this.reaches(c.target, c.source)) {
-      return { ok: false, reason: t('wire.loop', { source: this.title(c.source), port }) };
+    if (c.source === c.target) return { ok: false, reason: t('wire.self', { port }) };
+    if (this.reaches(c.target, c.source)) {
+      return { ok: false, reason: t('wire.loop', { source: this.title(c.source), port, target: this.title(c.target) }) };
     }
     return { ok: true, mode };
   }
@@ -614,6 +1071,8 @@ export class Editor {
       return false;
     }
     this.replaceGraph(res.graph);
+    this.markClean();
+    this.file = res.file ?? null; // only a workflow opened from the workspace is saved back over itself
     this.toast(res.message || t('toast.opened', { name: res.graph.name || what }), 'success');
     return true;
   }
@@ -660,7 +1119,69 @@ export class Editor {
     });
   }
 
+  /** Save (Ctrl+S): into the workspace file this workflow came from, else ask for a name. */
   save() {
+    this.flushPending();
+    if (!this.file || typeof this.api.server?.save_workflow !== 'function') return this.saveAs();
+    return this.saveWorkflow(this.file, { overwrite: true });
+  }
+
+  saveAs() {
+    this.flushPending();
+    if (typeof this.api.server?.save_workflow !== 'function') return this.download();
+    this.saveAsDialog = { name: this.extras.name || t('save.untitled'), exists: null };
+    return null;
+  }
+
+  /** From the Save as dialog: name the workflow and save it; a taken name asks before replacing. */
+  async saveAsNamed(name, { replace = false } = {}) {
+    const text = String(name ?? '').trim();
+    if (!text) return false;
+    if (text !== this.extras.name) {
+      this.extras = { ...this.extras, name: text };
+      this.commit();
+    }
+    const ok = await this.saveWorkflow(replace ? this.saveAsDialog?.exists : null, { overwrite: replace });
+    if (ok) this.saveAsDialog = null;
+    return ok;
+  }
+
+  saveWorkflow(file, { overwrite = false } = {}) {
+    return this.withBusy(t('busy.saving'), async () => {
+      const res = await this.call('save_workflow', { graph: this.graph(), file, overwrite });
+      if (!res.ok) {
+        if (res.exists) this.saveAsDialog = { name: this.extras.name, exists: res.file };
+        else this.toast(res.error || t('toast.save_failed'), 'error');
+        return false;
+      }
+      this.file = res.file;
+      this.markClean();
+      const n = Array.isArray(res.issues) ? res.issues.length : 0;
+      if (n) this.toast(t('toast.saved_ws_issues', { name: res.file, n }), 'warn');
+      else this.toast(t('toast.saved_ws', { name: res.file }), 'success', 2200);
+      return true;
+    });
+  }
+
+  async listWorkflows() {
+    try {
+      const res = await this.call('list_workflows', {});
+      this.workflows = Array.isArray(res.workflows) ? res.workflows : [];
+    } catch {
+      this.workflows = [];
+    }
+    return this.workflows;
+  }
+
+  openWorkflow(file) {
+    return this.withBusy(t('busy.opening', { name: file }), async () => {
+      const res = await this.call('open_workflow', { file });
+      return this.applyResult(res, file);
+    });
+  }
+
+  /** Download the workflow as a .json file (to share it, or keep it outside the workspace). */
+  download() {
     this.flushPending();
     return this.withBusy(t('busy.saving'), async () => {
       const res = await this.call('save', { graph: this.graph() });
@@ -679,6 +1200,7 @@ export class Editor {
       a.click();
       a.remove();
       setTimeout(() => URL.revokeObjectURL(href), 4000);
+      this.markClean();
       const n = Array.isArray(res.issues) ? res.issues.length : 0;
       if (n) this.toast(t('toast.saved_issues', { name, n }), 'warn');
       else this.toast(t('toast.saved', { name }), 'success', 2200);

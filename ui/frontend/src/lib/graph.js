@@ -43,7 +43,8 @@ function edgeLook(cat, st, mode) {
   const color = st ? typeColor(cat, st) : '#8b93a7';
   const dash = mode === 'map' ? 'stroke-dasharray:7 5;' : '';
   return {
-    style: `stroke:${color};${dash}`,
+    // --rg-wire-shade darkens the type colour on the light theme (0 on the dark one)
+    style: `stroke:color-mix(in oklab, ${color}, #000 var(--rg-wire-shade, 0%));${dash}`,
     class: mode === 'map' ? 'rg-edge rg-edge-map' : mode ? 'rg-edge' : 'rg-edge rg-edge-bad',
     color,
   };

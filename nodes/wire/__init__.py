@@ -1,0 +1,1 @@
+"""wiring helpers: nodes that shape how wires run on the canvas."""
