@@ -103,6 +103,8 @@ bench: install
 	$(BIN)/python bench/models.py
 	$(BIN)/python bench/service.py
 	$(BIN)/python bench/ray.py
+	$(BIN)/python bench/estimate.py
+	$(BIN)/python bench/gpu.py
 
 clean:
 	rm -rf $(VENV) out build *.egg-info .pytest_cache .hypothesis .mypy_cache .ruff_cache ui/frontend/node_modules

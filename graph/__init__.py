@@ -5,10 +5,11 @@ Nothing here imports torch, gradio or ray. The public API is what this module ex
 
 from __future__ import annotations
 
-from . import dispatch, jobs, safe_write, types
+from . import dispatch, estimates, jobs, measure, safe_write, types
 from .api import (
     apply_overrides,
     compile,
+    estimate,
     iter_events,
     load,
     open_cache,
@@ -21,6 +22,7 @@ from .cache import ArtifactStore, Cache, CacheError, default_cache_dir, parse_si
 from .context import CancelToken, RunContext
 from .dispatch import Dispatcher, RunScope, ThreadDispatcher, engine_names, open_engine
 from .errors import Cancelled, DeclarationError, Issue, NodeError, NodeFailure, ReelgraphError, WorkflowError
+from .estimates import Measurements, Prior, RunEstimate, sketch_media
 from .events import EVENT_KINDS, Event
 from .executor import LocalExecutor, PlanEntry, RunResult
 from .jobs import JobRunner, JobSpec, JobStore, default_data_dir
@@ -72,4 +74,5 @@ __all__ = [
     "Bool", "Choice", "Float", "Image", "Int", "List", "MediaRef", "Shot", "ShotValue", "T", "Text",
     "Video", "CompiledGraph", "compile_workflow", "FORMAT_VERSION", "Workflow", "json_schema", "save",
     "__version__", "parse_size", "looks_like_media", "loads", "from_dict",
+    "estimates", "measure", "estimate", "Measurements", "Prior", "RunEstimate", "sketch_media",
 ]

@@ -254,3 +254,23 @@ def plan(source: WorkflowLike, *, overrides: Mapping[str, Any] | None = None,
     finally:
         if c is not None and not isinstance(cache, Cache):
             c.close()
+
+
+def estimate(source: WorkflowLike, *, overrides: Mapping[str, Any] | None = None,
+             cache: bool | str | os.PathLike | Cache = True, registry: Registry | None = None,
+             from_text: bool = False, workspace: str | os.PathLike | None = None,
+             engine: Dispatcher | None = None):
+    """What ``run`` would cost now on this machine, without running anything heavy: a
+    ``estimates.RunEstimate`` with predicted seconds (and a range), peak RAM and VRAM per node and
+    for the whole run, what is cached, and warnings for what will not fit (see graph/estimates.py).
+    ``engine``: a Dispatcher whose capacity the run is replayed on (default: this machine's cores,
+    one device)."""
+    from .estimates import estimate as _estimate
+    graph = compile(source, overrides, registry, from_text=from_text)
+    c = open_cache(cache)
+    dispatcher = engine if isinstance(engine, Dispatcher) else None
+    try:
+        return _estimate(graph, c, workspace=workspace, dispatcher=dispatcher)
+    finally:
+        if c is not None and not isinstance(cache, Cache):
+            c.close()

@@ -7,7 +7,7 @@ and resource accounting. A dispatcher decides *where* a call runs and reports ba
 - ``resolve(cls, values, workspace, keyed=)``: a call's cache-key fingerprint and the models it needs, looked
   up where the call would run (a GPU worker finds its own model files and GPUs, not the head node's);
 - ``submit(call, scope)``: run one call and, from any thread, ``scope.report`` exactly one of
-  ``("done", call, outputs)``, ``("error", call, exc, traceback)`` or ``("stale", call, bad_refs)``,
+  ``("done", call, outputs, cost)``, ``("error", call, exc, traceback)`` or ``("stale", call, bad_refs)``,
   plus any number of ``("event", call, kind, fields)`` before it;
 - ``cancel_run(scope)``: the run was cancelled (calls also watch ``scope.cancel``);
 - ``close()``.
@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -118,25 +119,30 @@ def missing_in_store(store: ArtifactStore, call: Call) -> list[MediaRef]:
 
 def run_call(call: Call, ctx: RunContext, models: ModelManager,
              missing: Callable[[Call], list[MediaRef]]) -> tuple:
-    """Run one call here: ``("done", outputs)``, ``("stale", bad_refs)`` or ``("error", exc, tb)``.
+    """Run one call here: ``("done", outputs, cost)``, ``("stale", bad_refs)`` or ``("error", exc, tb)``;
+    ``cost`` is what the call took (``measure.Measure.to_dict``: seconds, peak RAM and VRAM).
 
     Inputs are checked before use: a file deleted by another program, evicted by another process or
     damaged on disk is re-rendered by its producer (``stale``), never read.
     """
     from .executor import normalize_outputs
+    from .measure import measure
     cn = call.node
     try:
         ctx.check_cancelled()
         bad = missing(call)
         if bad:
             return ("stale", bad)
-        if call.models:
-            with models.use(call.models, report=lambda message: ctx.progress(0.0, message)) as loaded:
-                ctx.models = loaded
+        with measure() as cost:
+            if call.models:
+                t_load = time.perf_counter()
+                with models.use(call.models, report=lambda message: ctx.progress(0.0, message)) as loaded:
+                    cost.load_seconds = time.perf_counter() - t_load
+                    ctx.models = loaded
+                    result = cn.spec.cls().run(ctx, **call.kwargs)
+            else:
                 result = cn.spec.cls().run(ctx, **call.kwargs)
-        else:
-            result = cn.spec.cls().run(ctx, **call.kwargs)
-        return ("done", normalize_outputs(cn, result))
+        return ("done", normalize_outputs(cn, result), cost.to_dict())
     except BaseException as e:  # reported, never raised into a pool or a cluster worker
         tb = None
         if not isinstance(e, (NodeError, Cancelled)):

@@ -377,6 +377,7 @@ class _Run:
         self.ready: deque[str] = deque()  # nodes whose inputs are all done
         self.running = 0
         self.cancelled = False
+        self.costs: list[tuple[Call, dict, dict]] = []  # (call, outputs, what it cost) of calls that ran
         self.last_models: tuple[str, ...] = ()  # the model ids of the last model call dispatched
         self.outputs = set(graph.outputs())
         # one computation per cache key in flight: identical calls wait for the first one
@@ -431,8 +432,10 @@ class _Run:
     def handle(self, msg: tuple) -> None:
         kind = msg[0]
         if kind == "done":
-            _, call, outputs = msg
+            _, call, outputs, *cost = msg
             self.release(call)
+            if cost and cost[0]:
+                self.costs.append((call, outputs, cost[0]))
             if call.key is not None and self.ex.cache is not None:
                 self.ex.cache.put(call.key, call.node.spec.type, outputs)
             if self.lease is not None:
@@ -605,7 +608,14 @@ class _Run:
         seconds = time.perf_counter() - self.node_t0[n]
         if cached:
             self.emit("node_cached", n, cached=True, seconds=seconds)
-        self.emit("node_finished", n, cached=cached, seconds=seconds, outputs=self.values[n])
+        spent = [c for call, _o, c in self.costs if call.node.id == n]
+        data = {}
+        if spent:  # what its calls cost: the editor and the service show it beside the estimate
+            vram = [c["vram_mb"] for c in spent if c.get("vram_mb") is not None]
+            data = {"cost": {"calls": len(spent), "seconds": round(sum(c["seconds"] for c in spent), 4),
+                             "ram_mb": max(c["ram_mb"] for c in spent),
+                             "vram_mb": max(vram) if vram else None}}
+        self.emit("node_finished", n, cached=cached, seconds=seconds, outputs=self.values[n], data=data)
         for succ in self.graph.dag.successors(n):
             self.waiting[succ] -= 1
             if self.waiting[succ] == 0:
@@ -722,6 +732,17 @@ class _Run:
             self.calls[n][parked.element or 0] = fresh
             self.enqueue(fresh)
 
+    def record_costs(self) -> None:
+        """Keep what each call that ran cost, with its cost drivers: estimates learn from it."""
+        if not self.costs:
+            return
+        from .estimates import measurements_for, record
+        try:
+            record(measurements_for(self.ex.cache),
+                   [(c.node.spec, c.kwargs, outputs, c.models, cost) for c, outputs, cost in self.costs])
+        except Exception:  # learning costs must never fail a run
+            log.warning("could not record what the run's calls cost", exc_info=True)
+
     def finish(self) -> RunResult:
         for n in self.graph.order:
             if self.status[n] in ("pending", "running", "cancelled"):
@@ -729,6 +750,7 @@ class _Run:
                 self.emit("node_skipped", n, message="cancelled" if self.cancelled else "not run")
         if self.ex.cache is not None:
             self.ex.cache.flush()  # result files follow within a fraction of a second (close() waits)
+        self.record_costs()
         status = "cancelled" if self.cancelled else ("failed" if self.failures else "ok")
         seconds = time.perf_counter() - self.t0
         outputs = {n: self.values[n] for n in self.graph.outputs() if n in self.values}

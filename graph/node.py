@@ -268,6 +268,27 @@ class Node:
         return False
 
     @classmethod
+    def sketch(cls, values: dict) -> dict | None:
+        """What a call with these values will output, told without running it, for estimates:
+        ``{port: value}`` with media as ``estimates.sketch_media("video", width=..., height=...,
+        frames=..., fps=..., duration=...)``. Ports left out are guessed (media passed through from
+        the inputs, placeholders for the rest); override when the node changes sizes or lengths."""
+        return None
+
+    @classmethod
+    def cost_drivers(cls, values: dict, outputs: dict) -> dict | None:
+        """Extra numbers this node's cost grows with, beside the generic ones (``estimates.drivers``:
+        pixels × frames, pixels, seconds of audio, characters, steps); ``{"work": x}`` replaces the
+        one the fit uses."""
+        return None
+
+    @classmethod
+    def estimate_prior(cls, values: dict, drivers: dict, models: tuple):
+        """An ``estimates.Prior`` for a call never measured on this machine (e.g. from a table of
+        figures measured on reference GPUs), with warnings when it will not fit; None: no idea."""
+        return None
+
+    @classmethod
     def fingerprint(cls, values: dict, workspace: Path) -> str | None:
         """Extra cache-key material that the values do not show, e.g. the size and mtime of a file
         named by a path param (relative paths are relative to ``workspace``); None if none."""

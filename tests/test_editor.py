@@ -114,8 +114,9 @@ def test_a_deleted_nodes_previews_and_status_never_reach_a_new_node_with_its_id(
     assert set(state["nodes"]) == {"hello"} and state["message"] == "Ready: everything is cached"
     fresh = {**wf, "nodes": {**gone["nodes"], "greet": {"type": "text.template", "params": {"template": "{a}?"}}}}
     state = editor.check(fresh, "tab")
-    assert state["nodes"]["greet"] == {"status": "stale", "message": state["nodes"]["greet"]["message"]}
-    assert "previews" not in state["nodes"]["greet"]
+    greet = dict(state["nodes"]["greet"])
+    assert greet.pop("estimate")["calls"] == 1  # what it will cost: its own, nothing of the old node's
+    assert greet == {"status": "stale", "message": greet["message"]}
 
 
 def test_a_node_edited_during_a_run_is_marked_to_run_again_when_the_run_ends(editor):
@@ -341,8 +342,10 @@ def test_editing_one_shot_marks_only_what_that_shot_changes(editor):
     wf["nodes"]["story"]["params"]["script"] = script.replace("Close up of Mara", "Close up of old Mara")
     nodes = editor.check(wf, "tab")["nodes"]
     # the planner runs the instant story nodes ahead: shot 3's picture changed, its words did not
-    assert nodes["keyframe"] == {"status": "stale", "message": "1 of 6 elements changed",
-                                 "previews": nodes["keyframe"]["previews"]}
+    keyframe = dict(nodes["keyframe"])
+    assert keyframe.pop("estimate")["calls"] == 1  # one shot to render again, and what it costs
+    assert keyframe == {"status": "stale", "message": "1 of 6 elements changed",
+                        "previews": nodes["keyframe"]["previews"]}
     for unchanged in ("voice", "music", "mix", "timeline"):
         assert nodes[unchanged]["status"] == "cached", unchanged
     assert nodes["concat"]["status"] == "stale"

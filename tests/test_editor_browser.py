@@ -1185,3 +1185,24 @@ def test_zoomed_far_out_nodes_keep_their_size_and_wires_and_come_back_whole(edit
     expect(editor.handle("keyframe", "image", "output")).to_be_visible()
     again = editor.node("keyframe").bounding_box()
     assert abs(again["width"] - box["width"]) < 2 and abs(again["height"] - box["height"]) < 2
+
+
+def test_before_run_each_node_that_will_run_shows_its_estimate_and_the_status_bar_the_total(editor):
+    set_param(editor, "animate", "amplitude", "0.21")
+    editor.wait_checked()
+    estimate = editor.node("animate").get_by_test_id("node-estimate")
+    expect(estimate).to_contain_text("≈")
+    total = editor.page.get_by_test_id("run-estimate")
+    expect(total).to_contain_text("≈")
+    assert "on this machine" in total.get_attribute("title")
+    editor.page.get_by_test_id("run").click()
+    editor.wait_run("done", timeout=120_000)
+    expect(total).to_have_count(0)  # after the run: what it did, not what it would do
+    # the run measured every call: the next estimate comes from those measurements
+    set_param(editor, "animate", "amplitude", "0.22")
+    editor.wait_checked()
+    expect(estimate).to_contain_text("≈")
+    assert "measured here (6 calls" in estimate.get_attribute("title")
+    expect(editor.node("keyframe").get_by_test_id("node-estimate")).to_have_count(0)  # cached: costs nothing
+    expect(editor.page.get_by_test_id("status")).to_contain_text("on this machine")
+    shot(editor.page, "38-estimates-before-run")

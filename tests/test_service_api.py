@@ -293,6 +293,21 @@ def test_plan_says_what_would_run_and_then_what_is_cached(service):
     assert after["would_run"] == 0 and after["nodes"][0]["status"] == "cached"
 
 
+def test_plan_estimates_time_and_memory_and_learns_from_the_jobs_it_ran(service):
+    svc = service()
+    wf = {"workflow_name": "single_shot", "overrides": {"keyframe.resolution": 144}}
+    before = svc.client.post("/api/plan", json=wf).json()["estimate"]
+    assert before["measured_calls"] == 0 and before["seconds"] > 0
+    assert {n["node"] for n in before["nodes"]} >= {"keyframe", "animate"}
+    assert all(n["source"].startswith("guess") for n in before["nodes"] if n["node"] == "animate")
+    changed = {**wf, "overrides": {**wf["overrides"], "keyframe.resolution": 160}}
+    svc.wait(svc.client.post("/api/jobs", json=changed).json()["id"])
+    after = svc.client.post("/api/plan", json=wf).json()["estimate"]
+    animate = next(n for n in after["nodes"] if n["node"] == "animate")
+    assert after["measured_calls"] > 0 and animate["source"].startswith("measured here")
+    assert animate["lo"] <= animate["seconds"] <= animate["hi"] and animate["ram_mb"] > 0
+
+
 def test_plan_of_an_invalid_workflow_is_422(service):
     svc = service()
     res = svc.client.post("/api/plan", json={"workflow": make_workflow({"b": ("no.such_type", {})})})

@@ -517,9 +517,14 @@ def validate(workflow: Path, sets) -> None:
 @set_option
 @cache_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
-def plan(workflow: Path, sets, cache_dir, as_json) -> None:
+@click.option("--estimate", "with_estimate", is_flag=True,
+              help="Also predict each node's time and peak memory on this machine, and the whole run's.")
+def plan(workflow: Path, sets, cache_dir, as_json, with_estimate) -> None:
     """Show which nodes of WORKFLOW would run and which are cached, without running anything."""
     g = _engine()
+    if with_estimate:
+        _print_estimate(g, workflow, sets, cache_dir, as_json)
+        return
     try:
         entries = g.plan(workflow, overrides=_parse_sets(sets), cache=cache_dir or True, from_text=True)
     except g.WorkflowError as e:
@@ -542,6 +547,70 @@ def plan(workflow: Path, sets, cache_dir, as_json) -> None:
     runs = sum(e.status not in ("cached", "maybe") for e in entries)
     maybe = sum(e.status == "maybe" for e in entries)
     click.echo(f"{runs} of {len(entries)} nodes would run" + (f"; {maybe} may be cached" if maybe else ""))
+
+
+def _print_estimate(g, workflow: Path, sets, cache_dir, as_json: bool) -> None:
+    from reelgraph.graph.estimates import fmt_mb, fmt_seconds
+    try:
+        est = g.estimate(workflow, overrides=_parse_sets(sets), cache=cache_dir or True, from_text=True)
+    except g.WorkflowError as e:
+        _report_invalid(e)
+        sys.exit(EXIT_INVALID)
+    except g.CacheError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_INVALID)
+    if as_json:
+        click.echo(json.dumps(est.to_dict(), indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+    table = Table("node", "status", "time (range)", "RAM", "VRAM", "from", box=None)
+    style = {"cached": "green", "run": "yellow", "partial": "cyan", "maybe": "cyan"}
+    for n in est.nodes:
+        status = n.status
+        if n.calls > 1 and n.status != "cached":
+            status += f" ×{n.calls}"
+        if n.status == "cached":
+            time_text = ram = vram = "—"
+            source = "cache"
+        else:
+            time_text = f"{fmt_seconds(n.seconds)} ({fmt_seconds(n.lo)}–{fmt_seconds(n.hi)})"
+            ram, vram = fmt_mb(n.ram_mb), fmt_mb(n.vram_mb)
+            source = _basis(n.source) + ("" if n.known else ", size unknown")
+        if any(w["message"].startswith("will fail") for w in n.warnings):
+            if n.calls:
+                source += ", will fail (below)"
+            else:
+                time_text, source = "fails", "see below"
+        table.add_row(n.node, f"[{style.get(n.status, 'yellow')}]{status}[/]", time_text, ram, vram, source)
+    console = Console(highlight=False)
+    console.print(table)
+    m = est.machine
+    cached = sum(n.status == "cached" for n in est.nodes)
+    click.echo(f"whole run: about {fmt_seconds(est.seconds)} ({fmt_seconds(est.lo)}–{fmt_seconds(est.hi)}) "
+               f"on this machine ({m['cores']:g} cores), peak RAM {fmt_mb(est.ram_mb)}"
+               + (f", peak VRAM {fmt_mb(est.vram_mb)}" if est.vram_mb else "")
+               + f"; {cached} of {len(est.nodes)} nodes cached (cost nothing)")
+    if not est.measured_calls:
+        click.echo("nothing measured on this machine yet: figures are the shipped table's or guesses; "
+                   "every run measures its nodes and sharpens the next estimate")
+    for w in est.warnings:
+        click.echo(f"warning: {w['node']}: {w['message']} — {w['fix']}", err=True)
+
+
+def _basis(source: str) -> str:
+    """A few words on where an estimate comes from (the JSON has the whole text)."""
+    parts = []
+    for part in source.split("; "):
+        if part.startswith("measured here"):
+            parts.append("measured" + (" (typical)" if "typical" in part else ""))
+        elif part.startswith("table:"):
+            parts.append("table " + part.split(" on ", 1)[-1].split(" ", 1)[0])
+        elif part.startswith("guess"):
+            parts.append("guess")
+        elif part:
+            parts.append(part)
+    return ", ".join(dict.fromkeys(parts))
 
 
 @cli.command()

@@ -39,16 +39,17 @@ from reelgraph.graph import (
     WorkflowError,
     default_data_dir,
     default_registry,
+    estimate,
     from_dict,
     load,
     loads,
     looks_like_media,
     open_cache,
-    plan,
     validate,
 )
 from reelgraph.graph import run as run_workflow
 from reelgraph.graph import types as t
+from reelgraph.graph.estimates import fmt_seconds
 from reelgraph.nodes.story import ScriptError, detect_format, edit_shot
 
 from .catalog import build_catalog
@@ -69,6 +70,13 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 def file_url(path: str | os.PathLike) -> str:
     """The URL (relative to the app root) under which Gradio serves an allowed file."""
     return "gradio_api/file=" + str(Path(path).resolve())
+
+
+def _node_cost(entry) -> dict:
+    """A node's estimate as the canvas shows it before a run (see graph/estimates.py)."""
+    return {"seconds": round(entry.seconds, 3), "lo": round(entry.lo, 3), "hi": round(entry.hi, 3),
+            "ram_mb": entry.ram_mb, "vram_mb": entry.vram_mb, "calls": entry.calls, "source": entry.source,
+            "known": entry.known, "warnings": entry.warnings}
 
 
 def _issue(i: Issue) -> dict:
@@ -256,11 +264,16 @@ class Editor:
             state["issues"] = issues
             return state
         nodes: dict[str, dict] = {}
+        cost = None
         if not issues and wf is not None:
             cache = self.cache if self.cache is not None else False
-            for entry in plan(wf, cache=cache, registry=self.registry, look_ahead=True):
+            # the plan's marks plus what each node will cost on this machine (graph/estimates.py)
+            cost = estimate(wf, cache=cache, registry=self.registry)
+            for entry in cost.nodes:
                 status = "cached" if entry.status == "cached" else "stale"
                 nodes[entry.node] = {"status": status, "message": None if status == "cached" else entry.reason}
+                if status == "stale":
+                    nodes[entry.node]["estimate"] = _node_cost(entry)
         # A preview shows only on the node that made it: a deleted node's are forgotten (a new node
         # that gets its id starts blank), and an edited node's are marked as from before the change.
         if wf is not None:
@@ -282,10 +295,17 @@ class Editor:
             message = "Empty canvas: drag nodes from the palette"
         elif stale:
             message = f"Ready: {stale} node{'s' if stale != 1 else ''} will run, {len(nodes) - stale} cached"
+            if cost is not None:
+                message += f" — about {fmt_seconds(cost.seconds)} on this machine"
         else:
             message = "Ready: everything is cached"
-        return {"run_id": last.id if last else None, "status": "idle", "message": message,
-                "nodes": nodes, "issues": issues, "output": out}
+        state = {"run_id": last.id if last else None, "status": "idle", "message": message,
+                 "nodes": nodes, "issues": issues, "output": out}
+        if cost is not None and stale:
+            state["estimate"] = {"seconds": cost.seconds, "lo": cost.lo, "hi": cost.hi, "ram_mb": cost.ram_mb,
+                                 "vram_mb": cost.vram_mb, "warnings": cost.warnings,
+                                 "measured_calls": cost.measured_calls}
+        return state
 
     def _issues(self, value: Any) -> list[dict]:
         try:

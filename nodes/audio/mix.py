@@ -2,7 +2,20 @@ import math
 import subprocess
 
 import numpy as np
-from reelgraph.graph import Audio, Choice, Float, Input, List, Node, NodeError, Output, Param, Resources, Text
+from reelgraph.graph import (
+    Audio,
+    Choice,
+    Float,
+    Input,
+    List,
+    Node,
+    NodeError,
+    Output,
+    Param,
+    Resources,
+    Text,
+    sketch_media,
+)
 from reelgraph.nodes.common import ffmpeg
 from reelgraph.nodes.common.audio import CHANNELS, fit_length, n_samples, read_audio, write_wav
 
@@ -53,6 +66,13 @@ class MixNode(Node):
                    doc="wav: lossless, for further processing; m4a: AAC, encoded once here so that "
                        "assemble.mux_audio can copy it (a re-run after a picture edit skips the encode).")
     audio = Output(Audio, doc="The mix: 48 kHz stereo, peak-limited to -1 dBFS (never clips).")
+
+    @classmethod
+    def sketch(cls, values: dict) -> dict:
+        seconds = float(values.get("seconds") or 0)
+        if not seconds and values.get("music") is not None:
+            seconds = float(values["music"].meta.get("duration") or 0)
+        return {"audio": sketch_media("audio", duration=seconds, sample_rate=RATE)}
 
     def run(self, ctx, music, voices, starts, seconds, music_db, voice_db, duck_db, fade_out, format,
             narration_fit=None, fit="fit", max_speedup=1.25):

@@ -1,4 +1,4 @@
-from reelgraph.graph import Audio, Float, Int, Node, NodeError, Output, Param, Resources, Text
+from reelgraph.graph import Audio, Float, Int, Node, NodeError, Output, Param, Resources, Text, sketch_media
 from reelgraph.nodes.common import backends
 from reelgraph.nodes.common.audio import write_wav
 
@@ -33,6 +33,10 @@ class MusicNode(backends.Generative, Node):
     audio = Output(Audio, doc="The bed: 48 kHz stereo WAV, peaks under -3 dBFS, faded in and out.")
 
     # steps last, with a default: code that calls run() directly and predates it still works
+    @classmethod
+    def sketch(cls, values: dict) -> dict:
+        return {"audio": sketch_media("audio", duration=float(values["seconds"]), sample_rate=48000)}
+
     def run(self, ctx, mood, seconds, tempo, seed, backend, model, steps=0):
         if 0 < tempo < 40:
             raise NodeError(f"tempo {tempo} bpm is too slow to be heard as a beat", field="tempo",

@@ -3,7 +3,7 @@ import subprocess
 import tempfile
 
 import numpy as np
-from reelgraph.graph import Audio, Input, Int, Node, NodeError, Output, Param, Resources, Text
+from reelgraph.graph import Audio, Input, Int, Node, NodeError, Output, Param, Resources, Text, sketch_media
 from reelgraph.nodes.common import backends
 from reelgraph.nodes.common import language as lang
 from reelgraph.nodes.common.audio import read_audio, write_wav
@@ -55,6 +55,11 @@ class SpeechNode(backends.Generative, Node):
         if from_version.startswith("1.0") and params.get("voice", OLD_DEFAULT_VOICE) == OLD_DEFAULT_VOICE:
             params = {**params, "voice": "auto"}
         return params
+
+    @classmethod
+    def sketch(cls, values: dict) -> dict:
+        seconds = estimated_seconds(values.get("text") or "", int(values.get("speed") or 160))
+        return {"audio": sketch_media("audio", duration=seconds, sample_rate=RATE)}
 
     def run(self, ctx, text, voice, speed, pitch, seed, backend, model, language="auto"):
         text = text or ""

@@ -122,6 +122,12 @@ class Generative:
         return choose(values.get("backend", "draft"), values.get("model", ""), cls.task, workspace).needs()
 
     @classmethod
+    def estimate_prior(cls, values: dict, drivers: dict, models: tuple):
+        """Before a model call ever ran here: the shipped per-preset table (nodes/models/costs.py)."""
+        from reelgraph.nodes.models import costs
+        return costs.prior(cls.task, values, drivers, models)
+
+    @classmethod
     def fingerprint(cls, values: dict, workspace: Path) -> str | None:
         backend = values.get("backend", "draft")
         if backend in (None, "", "draft"):

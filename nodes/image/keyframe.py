@@ -11,6 +11,7 @@ from reelgraph.graph import (
     Param,
     Resources,
     Text,
+    sketch_media,
 )
 from reelgraph.nodes.common import backends
 from reelgraph.nodes.common.frames import MAX_SIDE, even
@@ -84,6 +85,11 @@ class KeyframeNode(backends.Generative, Node):
     backend = backends.backend_param()
     model = backends.model_param(task)
     image = Output(Image, doc="The keyframe (PNG).")
+
+    @classmethod
+    def sketch(cls, values: dict) -> dict:
+        w, h = frame_size(values["aspect"], values["resolution"], values["width"], values["height"])
+        return {"image": sketch_media("image", width=w, height=h)}
 
     def run(self, ctx, prompt, label, negative_prompt, reference, aspect, resolution, width, height, seed,
             steps, guidance, caption, backend, model, reference_strength=0.35):

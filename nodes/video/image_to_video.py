@@ -11,6 +11,7 @@ from reelgraph.graph import (
     Resources,
     Text,
     Video,
+    sketch_media,
 )
 from reelgraph.nodes.common import backends
 from reelgraph.nodes.common.frames import MAX_SIDE, even
@@ -59,6 +60,13 @@ class ImageToVideoNode(backends.Generative, Node):
     backend = backends.backend_param()
     model = backends.model_param(task)
     video = Output(Video, doc="The clip: H.264 MP4 at the image's size, no audio.")
+
+    @classmethod
+    def sketch(cls, values: dict) -> dict:
+        image, fps = values.get("image"), int(values["fps"])
+        frames = max(1, round(float(values["seconds"]) * fps))
+        w, h = (even(image.meta.get("width", 0)), even(image.meta.get("height", 0))) if image is not None else (0, 0)
+        return {"video": sketch_media("video", width=w, height=h, fps=fps, frames=frames, duration=frames / fps)}
 
     def run(self, ctx, image, last_frame, prompt, seconds, fps, camera, amplitude, motion, seed, steps,
             backend, model):

@@ -1,4 +1,4 @@
-from reelgraph.graph import Choice, Input, Int, Node, Output, Param, Resources, Video
+from reelgraph.graph import Choice, Input, Int, Node, Output, Param, Resources, Video, sketch_media
 from reelgraph.nodes.common import backends
 from reelgraph.nodes.common.frames import MAX_SIDE, target_size
 
@@ -26,6 +26,13 @@ class UpscaleVideoNode(backends.Generative, Node):
     backend = backends.backend_param()
     model = backends.model_param(task)
     video_out = Output(Video, name="video", doc="The enlarged clip, H.264 MP4.")
+
+    @classmethod
+    def sketch(cls, values: dict) -> dict:
+        m = dict(values["video"].meta)
+        w, h = target_size(int(m.get("width") or 0), int(m.get("height") or 0), values["mode"],
+                           values["width"], values["height"])
+        return {"video": sketch_media("video", **{**m, "width": w, "height": h})}
 
     def run(self, ctx, video, mode, width, height, method, backend, model):
         loaded = backends.resolve(ctx, backend, model, self.task)

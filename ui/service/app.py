@@ -351,9 +351,44 @@ class PlanNode(BaseModel):
     cached_calls: int | None = None
 
 
+class FitWarning(BaseModel):
+    node: str | None = None
+    message: str
+    fix: str = ""
+
+
+class NodeEstimateOut(BaseModel):
+    node: str
+    seconds: float = Field(description="Predicted seconds of its calls on this machine (0 when cached), "
+                                       "model loading included")
+    lo: float = Field(description="Low end of the range, seconds")
+    hi: float = Field(description="High end of the range, seconds")
+    calls: int = Field(description="Calls it would run (the cached ones cost nothing)")
+    ram_mb: float | None = Field(None, description="Peak process RAM while it runs, MB")
+    vram_mb: float | None = Field(None, description="Peak GPU memory, MB")
+    load_seconds: float = 0.0
+    source: str = Field(description="Where the figure comes from: measured here (n calls), the shipped "
+                                    "table (with its reference), or a guess")
+    known: bool = Field(description="False when its inputs' sizes cannot be told before they are made")
+    warnings: list[FitWarning] = []
+
+
+class EstimateOut(BaseModel):
+    seconds: float = Field(description="The whole run on this machine, concurrency counted")
+    lo: float
+    hi: float
+    ram_mb: float | None = None
+    vram_mb: float | None = None
+    machine: dict[str, float]
+    measured_calls: int = Field(description="Calls measured on this machine so far (what estimates learn from)")
+    warnings: list[FitWarning] = Field(description="What will not fit (VRAM, RAM) or will fail, with the fix")
+    nodes: list[NodeEstimateOut]
+
+
 class PlanOut(BaseModel):
     nodes: list[PlanNode]
     would_run: int = Field(description="How many nodes would run (not served from the cache).")
+    estimate: EstimateOut = Field(description="Predicted time and peak memory per node and for the run")
 
 
 class WorkflowInfo(BaseModel):
@@ -701,13 +736,17 @@ def create_app(runner: JobRunner, *, require_token: bool = False, max_request: i
 
     @app.post("/api/plan", response_model=PlanOut, tags=["workflows"], responses=_ERRORS)
     def plan(body: WorkflowRequest, who: Owner):
-        """What a run would do now: which nodes are cached and which would run, and why."""
-        from reelgraph.graph.executor import plan as plan_graph
+        """What a run would do now: which nodes are cached and which would run, and why; and what it
+        would cost on this machine (seconds with a range, peak RAM and VRAM, per node and in all)."""
+        from reelgraph.graph.estimates import estimate as estimate_graph
         g, ws = compiled(body)
-        entries = plan_graph(g, runner.cache, look_ahead=True, workspace=ws or workspace)
-        nodes = [{"node": e.node, "type": e.type, "status": e.status, "reason": e.reason, "calls": e.calls,
-                  "cached_calls": e.cached_calls} for e in entries]
-        return {"nodes": nodes, "would_run": sum(e.status != "cached" for e in entries)}
+        est = estimate_graph(g, runner.cache, workspace=ws or workspace)
+        nodes = [{"node": e.node, "type": e.type, "status": e.status, "reason": e.reason,
+                  "calls": (e.calls + e.cached_calls) if g.nodes[e.node].maps else None,
+                  "cached_calls": e.cached_calls if g.nodes[e.node].maps else None} for e in est.nodes]
+        total = est.to_dict()
+        total["nodes"] = [{k: n[k] for k in NodeEstimateOut.model_fields} for n in total["nodes"]]
+        return {"nodes": nodes, "would_run": sum(e.status != "cached" for e in est.nodes), "estimate": total}
 
     catalog: dict[str, Any] = {}
 
