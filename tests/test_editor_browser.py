@@ -81,7 +81,10 @@ class Editor:
         item = self.page.locator(f'[data-node-type="{type_id}"]').first
         pane = self.page.locator(".svelte-flow__pane").first
         item.drag_to(pane, target_position={"x": x, "y": y})
-        self.page.wait_for_function(f"document.querySelectorAll('.rg-node[data-id]').length > {len(before)}")
+        known = json.dumps(sorted(before))
+        # wait for a node id that was not there (a count can be met by a graph being replaced)
+        self.page.wait_for_function(
+            f"[...document.querySelectorAll('.rg-node[data-id]')].some(n => !{known}.includes(n.dataset.id))")
         self.page.get_by_test_id("palette-search").fill("")
         (new,) = self.node_ids() - before
         return new
