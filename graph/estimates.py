@@ -468,50 +468,48 @@ def _replay(order: list[str], deps: dict[str, set[str]], calls: dict[str, list[C
     """The makespan of the run: calls start when their node's inputs are done and there is room
     (cores for CPU work, one model call per device), longest first; loading a model happens once."""
     cores, devices = capacity
-    remaining = {n: len(deps[n]) for n in order}
-    done_at: dict[str, float] = {}
-    ready: list[tuple[float, int, str, int]] = []  # (ready time, seq, node, call index)
-    running: list[tuple[float, int, str, float, int]] = []  # (end, seq, node, cpu, gpu)
+    followers: dict[str, list[str]] = {n: [] for n in order}
+    for n in order:
+        for d in deps[n]:
+            followers[d].append(n)
+    waiting = {n: len(deps[n]) for n in order}
     left = {n: len(calls.get(n, [])) for n in order}
+    ready: list[tuple[str, CallEstimate]] = []
+    running: list[tuple[float, int, str, float, int]] = []  # (end, seq, node, cpu, gpu)
     loaded: set[str] = set()
     seq = 0
     now = 0.0
     free_cpu, free_gpu = cores, devices
 
-    def release(n: str, when: float) -> None:
-        nonlocal seq
-        done_at[n] = when
-        for m in order:
-            if n in deps[m]:
-                remaining[m] -= 1
-                if remaining[m] == 0:
-                    enqueue(m, when)
+    def finished(first: str) -> None:
+        # a loop, not recursion: a long chain of cached nodes must not overflow the stack
+        todo = [first]
+        while todo:
+            n = todo.pop()
+            for m in followers[n]:
+                waiting[m] -= 1
+                if waiting[m] == 0:
+                    start(m, todo)
 
-    def enqueue(n: str, when: float) -> None:
-        nonlocal seq
-        if not calls.get(n):
-            release(n, when)
-            return
-        for i in range(len(calls[n])):
-            seq += 1
-            ready.append((when, seq, n, i))
+    def start(n: str, todo: list[str]) -> None:
+        if left[n] == 0:
+            todo.append(n)  # nothing to run (cached): done at once
+        ready.extend((n, c) for c in calls.get(n, []))
 
+    roots: list[str] = []
     for n in order:
-        if remaining[n] == 0:
-            enqueue(n, 0.0)
-    guard = 0
+        if waiting[n] == 0:
+            start(n, roots)
+    for n in roots:
+        finished(n)
     while ready or running:
-        guard += 1
-        if guard > 10_000_000:
-            break
-        startable = [r for r in ready if r[0] <= now]
-        startable.sort(key=lambda r: -getattr(calls[r[2]][r[3]], pick))
-        for r in startable:
-            c = calls[r[2]][r[3]]
+        ready.sort(key=lambda item: -getattr(item[1], pick))
+        for item in list(ready):
+            n, c = item
             need_cpu = min(c.cpu, cores)
             if need_cpu > free_cpu + 1e-9 or c.gpu > free_gpu:
                 continue
-            ready.remove(r)
+            ready.remove(item)
             dur = getattr(c, pick)
             if c.model and c.model not in loaded:
                 loaded.add(c.model)
@@ -519,19 +517,16 @@ def _replay(order: list[str], deps: dict[str, set[str]], calls: dict[str, list[C
             free_cpu -= need_cpu
             free_gpu -= c.gpu
             seq += 1
-            heapq.heappush(running, (now + dur, seq, r[2], need_cpu, c.gpu))
+            heapq.heappush(running, (now + dur, seq, n, need_cpu, c.gpu))
         if not running:
-            if not ready:
-                break
-            now = min(r[0] for r in ready)
-            continue
+            break  # what is left cannot fit this machine at all (more GPUs than it has)
         end, _, n, used_cpu, used_gpu = heapq.heappop(running)
         now = max(now, end)
         free_cpu += used_cpu
         free_gpu += used_gpu
         left[n] -= 1
         if left[n] == 0:
-            release(n, now)
+            finished(n)
     return now
 
 

@@ -377,7 +377,7 @@ class _Run:
         self.ready: deque[str] = deque()  # nodes whose inputs are all done
         self.running = 0
         self.cancelled = False
-        self.costs: list[tuple[Call, dict, dict]] = []  # (call, outputs, what it cost) of calls that ran
+        self.costs: dict[str, list[tuple[Call, dict, dict]]] = {}  # node -> (call, outputs, cost) that ran
         self.last_models: tuple[str, ...] = ()  # the model ids of the last model call dispatched
         self.outputs = set(graph.outputs())
         # one computation per cache key in flight: identical calls wait for the first one
@@ -435,7 +435,7 @@ class _Run:
             _, call, outputs, *cost = msg
             self.release(call)
             if cost and cost[0]:
-                self.costs.append((call, outputs, cost[0]))
+                self.costs.setdefault(call.node.id, []).append((call, outputs, cost[0]))
             if call.key is not None and self.ex.cache is not None:
                 self.ex.cache.put(call.key, call.node.spec.type, outputs)
             if self.lease is not None:
@@ -608,7 +608,7 @@ class _Run:
         seconds = time.perf_counter() - self.node_t0[n]
         if cached:
             self.emit("node_cached", n, cached=True, seconds=seconds)
-        spent = [c for call, _o, c in self.costs if call.node.id == n]
+        spent = [c for _call, _o, c in self.costs.get(n, [])]
         data = {}
         if spent:  # what its calls cost: the editor and the service show it beside the estimate
             vram = [c["vram_mb"] for c in spent if c.get("vram_mb") is not None]
@@ -739,7 +739,8 @@ class _Run:
         from .estimates import measurements_for, record
         try:
             record(measurements_for(self.ex.cache),
-                   [(c.node.spec, c.kwargs, outputs, c.models, cost) for c, outputs, cost in self.costs])
+                   [(c.node.spec, c.kwargs, outputs, c.models, cost)
+                    for calls in self.costs.values() for c, outputs, cost in calls])
         except Exception:  # learning costs must never fail a run
             log.warning("could not record what the run's calls cost", exc_info=True)
 

@@ -14,12 +14,13 @@ why estimates are ranges.
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterator
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -59,15 +60,14 @@ class _Sampler:
         self.interval = interval
         self.lock = threading.Lock()
         self.peaks: dict[int, float] = {}
+        self.tokens = itertools.count()
         self.thread: threading.Thread | None = None
         self.wake = threading.Event()
 
     def start(self) -> int:
         now = rss_mb()
         with self.lock:
-            token = id(object()) ^ int(time.perf_counter_ns())
-            while token in self.peaks:
-                token += 1
+            token = next(self.tokens)
             self.peaks[token] = now
             if self.thread is None or not self.thread.is_alive():
                 self.thread = threading.Thread(target=self._loop, name="reelgraph-measure", daemon=True)
@@ -112,12 +112,11 @@ class Measure:
     vram_mb: float | None = None
     load_seconds: float = 0.0  # of ``seconds``, spent loading models (0 when they were resident)
     device: str = "cpu"
-    extra: dict = field(default_factory=dict)  # what the node reported it used (ctx.note_cost)
 
     def to_dict(self) -> dict:
         return {"seconds": round(self.seconds, 4), "ram_mb": round(self.ram_mb, 1),
                 "vram_mb": None if self.vram_mb is None else round(self.vram_mb, 1),
-                "load_seconds": round(self.load_seconds, 4), "device": self.device, **self.extra}
+                "load_seconds": round(self.load_seconds, 4), "device": self.device}
 
 
 def _cuda():

@@ -102,14 +102,9 @@ def choose_figure(preset_id: str, gpu: str | None, dtype: str | None) -> dict | 
     return sorted(figs, key=rank)[0]
 
 
-def offload_for(vram_gb: float, memory_gb: float, tier: str) -> str:
-    """The device policy's choice (device.Policy.offload_for) without torch."""
+def _forced_offload() -> str | None:
     forced = os.environ.get("REELGRAPH_OFFLOAD", "").strip().lower()
-    if forced in device.OFFLOADS:
-        return forced
-    if tier in ("cpu", "datacenter") or vram_gb <= 0.85 * memory_gb:
-        return "none"
-    return "model" if vram_gb * 0.7 <= memory_gb else "sequential"
+    return forced if forced in device.OFFLOADS else None
 
 
 def prior(task: str, values: dict, drivers: dict, models: tuple) -> Prior | None:
@@ -143,7 +138,7 @@ def prior(task: str, values: dict, drivers: dict, models: tuple) -> Prior | None
     scale = (pf / npf) if pf and npf else ((audio / naudio) if audio and naudio else 1.0)
     vram_gb = vram_native * (1.0 + 0.25 * max(0.0, scale - 1.0)) if seen.accelerator else None
     gpu = "cpu" if seen.accelerator is None else (gpu_key(seen.name) or seen.name)
-    offload = offload_for(vram_gb or 0.0, memory_gb, tier) if seen.accelerator else "none"
+    offload = device.offload_for(vram_gb or 0.0, memory_gb, tier, _forced_offload()) if seen.accelerator else "none"
     warnings += _fit_warnings(preset, vram_gb, memory_gb, offload, seen.accelerator is not None)
     fig = choose_figure(preset.id, gpu, preset.dtype)
     if fig is None:

@@ -92,12 +92,8 @@ class Policy:
 
     def offload_for(self, vram_gb: float) -> str:
         """Whether a model of ``vram_gb`` stays resident, or is offloaded to the CPU between uses."""
-        if self.offload is not None:
-            return self.offload
-        if self.device == "cpu" or self.tier == "datacenter" or vram_gb <= 0.85 * self.memory_gb:
-            return "none"
-        # model offload keeps one component on the GPU at a time; the largest must still fit
-        return "model" if vram_gb * 0.7 <= self.memory_gb else "sequential"
+        return offload_for(vram_gb, self.memory_gb, "cpu" if self.device == "cpu" else self.tier, self.offload)
+
 
     @property
     def budget_bytes(self) -> int:
@@ -108,6 +104,16 @@ class Policy:
             # resident on the CPU (or offloaded there): keep half the RAM for everything else
             return int(_ram_gb() * 0.5 * 2**30)
         return int(self.memory_gb * 0.9 * 2**30)
+
+
+def offload_for(vram_gb: float, memory_gb: float, tier: str, forced: str | None = None) -> str:
+    """The offload a model of ``vram_gb`` gets on a device of ``memory_gb`` (no torch: estimates ask too)."""
+    if forced is not None:
+        return forced
+    if tier in ("cpu", "datacenter") or vram_gb <= 0.85 * memory_gb:
+        return "none"
+    # model offload keeps one component on the GPU at a time; the largest must still fit
+    return "model" if vram_gb * 0.7 <= memory_gb else "sequential"
 
 
 def _bf16_ok() -> bool:
