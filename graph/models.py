@@ -146,6 +146,9 @@ class ModelManager:
                     self.hits += 1
                     self.log.append(("hit", key))
                     return hit
+            with self._lock:
+                # make room before loading: two big models side by side is the out-of-memory case
+                self._evict_for(int(need.vram_gb * 2**30))
             report(f"loading {need.id}")
             t0 = time.perf_counter()
             loaded = loader.load(need, report)

@@ -7,6 +7,8 @@ Screenshots go to out/test-artifacts/editor/ (look at them).
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from browser import shot
 from playwright.sync_api import expect
@@ -45,6 +47,8 @@ def test_a_chinese_browser_gets_a_chinese_editor_and_the_switch_turns_it_english
     assert toolbar_labels(ed) == {"run": "运行", "stop": "停止", "save": "保存", "open": "打开", "examples": "示例"}
     expect(page.locator('.rg-group[data-category="image"] .rg-group-title')).to_have_text("图像")
     expect(page.locator("#rg-output")).to_contain_text("输出")  # Gradio's own panels follow the browser too
+    # the status line Python sends reads Chinese too ("Ready: 13 nodes will run, 0 cached")
+    expect(page.get_by_test_id("status")).to_contain_text(re.compile(r"就绪：(将运行|全部已缓存)"))
 
     node = ed.add_from_palette("image.keyframe")
     expect(ed.node(node).locator(".rg-node-title")).to_have_text("关键帧")
@@ -70,6 +74,8 @@ def test_a_chinese_browser_gets_a_chinese_editor_and_the_switch_turns_it_english
     expect(ed.node(node).locator(".rg-node-title")).to_have_text("Keyframe")
     expect(inspector.get_by_test_id("inspector-title")).to_have_text("Keyframe")
     expect(page.locator('.rg-group[data-category="image"] .rg-group-title')).to_have_text("Image")
+    # (the keyframe added above has no prompt wired: one problem)
+    expect(page.get_by_test_id("status")).to_contain_text(re.compile(r"\d+ problems? to fix before running"))
     shot(page, "i18n-en-switched")
 
     page.reload()  # the choice outlives the page, over the browser's own language

@@ -145,3 +145,54 @@ def test_the_translation_files_ship_in_the_wheel():
         tomllib = pytest.importorskip("tomli")
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     assert "i18n/*.json" in data["reelgraph.ui"]
+
+
+# ---------------------------------------------------------------------------------------------- run messages
+def _word(part, catalog: dict, time_style) -> str:
+    if isinstance(part, str):
+        return part
+    key, values = part
+    values = dict(values)
+    if isinstance(values.get("time"), (int, float)):
+        values["time"] = time_style(values["time"])
+    if isinstance(values.get("n"), int):
+        key = next((k for k in (f"{key}_{'one' if values['n'] == 1 else 'other'}", key) if k in catalog), key)
+    assert key in catalog, f"the session says {key!r}: add it to ui/i18n/*.json"
+    return PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), catalog[key])
+
+
+def _says(target: dict, catalog: dict, sep: str) -> list[str]:
+    """``target``'s say in ``catalog``'s words, once per way Python writes a time."""
+    from reelgraph.graph import estimates
+    styles = (lambda s: f"{s:.1f} s", estimates.fmt_seconds)
+    return [sep.join(_word(p, catalog, style) for p in target["say"]) for style in styles]
+
+
+def test_what_the_editor_says_about_a_run_reads_in_the_pages_language(tmp_path):
+    # The status line and the nodes' notes come from Python: in English as `message` (the API, the
+    # history) and as `say`, keys the page words in its language. Every key is in every language,
+    # and in English it reads exactly as the message does.
+    from reelgraph.ui.session import Editor
+    editor = Editor(tmp_path / "workspace", cache=tmp_path / "cache")
+    wf = json.loads((ROOT / "tests" / "resources" / "editor" / "two_texts.json").read_text())
+    states = [editor.check({**wf, "nodes": {}, "edges": []}, "tab"), editor.check(wf, "tab")]
+    broken = {**wf, "nodes": {**wf["nodes"], "odd": {"type": "no.such_node"}}}
+    states.append(editor.check(broken, "tab"))
+    run = editor.start(wf, "tab")
+    edited = json.loads(json.dumps(wf))
+    edited["nodes"]["hello"]["params"]["text"] = "Goodbye"
+    editor.check(edited, "tab")  # edited during the run: its nodes are to run again
+    states += list(editor.states(run))
+    states += list(editor.states(editor.start(edited, "tab")))
+    states += list(editor.states(editor.start(edited, "tab")))  # all from the cache
+    states.append(editor.check(edited, "tab"))
+    said = [(s, " — ") for s in states] + [(n, " · ") for s in states for n in s["nodes"].values() if n.get("say")]
+    keys = {p[0] for target, _ in said for p in target["say"] if not isinstance(p, str)}
+    assert {"run.empty", "run.ready", "run.about", "run.problems", "run.done", "run.changed_during",
+            "run.node_changed_during", "run.from_cache", "run.all_cached"} <= keys
+    en, zh = strings("en"), strings("zh-CN")
+    for target, sep in said:
+        assert target["message"] in _says(target, en, sep)
+        worded = any(not isinstance(p, str) for p in target["say"])  # "0.4 s" alone needs no words
+        for chinese in _says(target, zh, sep):
+            assert "{" not in chinese and (CJK.search(chinese) or not worded), chinese

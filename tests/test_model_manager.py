@@ -20,14 +20,16 @@ from reelgraph.graph.models import LoadedModel, ModelManager, register_loader
 from stubnodes import make_registry
 
 MB = 1 << 20
+GB = 1 << 30
 
 
 class CountingLoader:
-    """Loads a "model" that is just its id, sized by the need's vram_gb (in MB here)."""
+    """Loads a "model" that is just its id, as big as the need's vram_gb says."""
 
     def __init__(self):
         self.loaded: list[str] = []
         self.unloaded: list[str] = []
+        self.order: list[str] = []
         self.lock = threading.Lock()
 
     def key(self, need):
@@ -39,8 +41,12 @@ class CountingLoader:
                             fix="pull it again")
         with self.lock:
             self.loaded.append(need.id)
-        return LoadedModel({"id": need.id}, int(need.vram_gb * MB),
-                           unload=lambda: self.unloaded.append(need.id))
+            self.order.append(f"load {need.id}")
+
+        def unload():
+            self.unloaded.append(need.id)
+            self.order.append(f"unload {need.id}")
+        return LoadedModel({"id": need.id}, int(need.vram_gb * GB), unload=unload)
 
 
 class Overlap:
@@ -67,7 +73,7 @@ def loader():
 
 
 def need(model_id: str, mb: float = 10) -> ModelNeed:
-    return ModelNeed(id=model_id, kind="counted", vram_gb=mb, name="pipeline")
+    return ModelNeed(id=model_id, kind="counted", vram_gb=mb * MB / GB, name="pipeline")
 
 
 def test_a_model_loads_once_and_is_reused(loader):
@@ -88,6 +94,19 @@ def test_least_recently_used_model_is_evicted_when_the_budget_is_full(loader):
     assert [k[1] for k in manager.resident()] == ["a", "c"]
     assert loader.unloaded == ["b"]
     assert manager.resident_bytes <= manager.budget_bytes
+
+
+def test_room_is_made_before_a_model_loads_not_after(loader):
+    # on a GPU, loading the next model beside the old ones is the out-of-memory case
+    events = []
+    manager = ModelManager(budget_bytes=25 * MB)
+    for model_id, mb in (("a", 10), ("b", 10), ("big", 20)):
+        with manager.use([need(model_id, mb)]) as got:
+            events.append(("resident while loaded", sorted(k[1] for k in manager.resident())))
+            assert got["pipeline"].obj == {"id": model_id}
+    assert events[-1] == ("resident while loaded", ["big"])
+    assert loader.unloaded == ["a", "b"]
+    assert loader.order == ["load a", "load b", "unload a", "unload b", "load big"]
 
 
 def test_a_model_in_use_is_never_evicted(loader):

@@ -193,6 +193,15 @@ def test_the_cpu_runs_fp32_and_gpus_keep_half_precision():
     assert device.Policy("mps", "consumer", 16, None, "mps").dtype_for("float16") == "float16"
 
 
+def test_a_model_folder_without_a_preset_runs_in_half_precision_on_a_gpu(monkeypatch):
+    monkeypatch.setattr(device, "_bf16_ok", lambda: True)
+    assert device.Policy("cuda", "datacenter", 80, None, "H100").dtype_for("auto") == "bfloat16"
+    monkeypatch.setattr(device, "_bf16_ok", lambda: False)  # a T4, a V100: fp16
+    assert device.Policy("cuda", "consumer", 16, None, "T4").dtype_for("auto") == "float16"
+    assert device.Policy("mps", "consumer", 16, None, "mps").dtype_for("auto") == "float16"
+    assert device.Policy("cpu", "cpu", 0, None, "cpu").dtype_for("auto") == "float32"
+
+
 def test_the_device_is_probed_without_torch():
     code = ("import sys; from reelgraph.nodes.models import device; p = device.probe(); "
             "print(p.tier); assert 'torch' not in sys.modules")

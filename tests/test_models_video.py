@@ -308,3 +308,21 @@ def test_interpolate_2_has_no_backend_param(tmp_path):
                                      "params": {"fps": 24, "backend": "draft"}}})
     issues = [(i.node, i.field, i.code) for i in graph.validate(flow) if i.field != "video"]
     assert issues == [("smooth", "backend", "unknown_param")]
+
+
+def test_one_step_on_a_terminal_shift_schedule_runs_two_and_says_so(tiny, tmp_path):
+    # LTX-Video's own scheduler stretches its sigmas to a terminal shift: one step would divide by zero
+    import json
+    import shutil
+    model = tmp_path / "ltx-terminal"
+    shutil.copytree(tiny["ltx"], model)
+    config_path = model / "scheduler" / "scheduler_config.json"
+    config = json.loads(config_path.read_text())
+    config_path.write_text(json.dumps({**config, "shift_terminal": 0.1}))
+    events = []
+    result = graph.run(shot(tmp_path, model, steps=1), cache=tmp_path / "c", workspace=tmp_path,
+                       on_event=events.append)
+    assert result.ok, result.failures
+    assert any("needs at least 2 steps" in w and "ran 2" in w for w in warnings_of(events))
+    frames = video_frames(result.value("shot.video").path)
+    assert all(np.isfinite(f).all() and f.std() > 0 for f in frames)

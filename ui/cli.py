@@ -525,14 +525,7 @@ def plan(workflow: Path, sets, cache_dir, as_json, with_estimate) -> None:
     if with_estimate:
         _print_estimate(g, workflow, sets, cache_dir, as_json)
         return
-    try:
-        entries = g.plan(workflow, overrides=_parse_sets(sets), cache=cache_dir or True, from_text=True)
-    except g.WorkflowError as e:
-        _report_invalid(e)
-        sys.exit(EXIT_INVALID)
-    except g.CacheError as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(EXIT_INVALID)
+    entries = _planned(g, g.plan, workflow, sets, cache_dir)
     if as_json:
         click.echo(json.dumps([e.__dict__ for e in entries], indent=2))
         return
@@ -549,17 +542,22 @@ def plan(workflow: Path, sets, cache_dir, as_json, with_estimate) -> None:
     click.echo(f"{runs} of {len(entries)} nodes would run" + (f"; {maybe} may be cached" if maybe else ""))
 
 
-def _print_estimate(g, workflow: Path, sets, cache_dir, as_json: bool) -> None:
-    from reelgraph.graph import estimates
-    fmt_mb, fmt_seconds = estimates.fmt_mb, estimates.fmt_seconds
+def _planned(g, how, workflow: Path, sets, cache_dir):
+    """``g.plan`` or ``g.estimate`` of the workflow with its --set overrides; a bad one exits invalid."""
     try:
-        est = g.estimate(workflow, overrides=_parse_sets(sets), cache=cache_dir or True, from_text=True)
+        return how(workflow, overrides=_parse_sets(sets), cache=cache_dir or True, from_text=True)
     except g.WorkflowError as e:
         _report_invalid(e)
         sys.exit(EXIT_INVALID)
     except g.CacheError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_INVALID)
+
+
+def _print_estimate(g, workflow: Path, sets, cache_dir, as_json: bool) -> None:
+    from reelgraph.graph import estimates
+    fmt_mb, fmt_seconds = estimates.fmt_mb, estimates.fmt_seconds
+    est = _planned(g, g.estimate, workflow, sets, cache_dir)
     if as_json:
         click.echo(json.dumps(est.to_dict(), indent=2))
         return

@@ -79,6 +79,26 @@ def _node_cost(entry) -> dict:
             "known": entry.known, "warnings": entry.warnings}
 
 
+def _say(target: dict, *parts: tuple[str, str, dict] | str, sep: str = " — ") -> None:
+    """Set ``target``'s message: in English (the API, the CLI, the history) and as ``say``, the same
+    parts as i18n keys with their values (the page words them in its language). A part is
+    ``(key, english, values)``, or a plain string that no catalog words (a node id, an error). The
+    page joins a run's parts with " — " and a node's with " · ", as ``sep`` does here."""
+    target["message"] = sep.join(p if isinstance(p, str) else p[1] for p in parts)
+    target["say"] = [p if isinstance(p, str) else [p[0], p[2]] for p in parts]
+
+
+def _say_more(target: dict, part: tuple[str, str, dict]) -> None:
+    """Add a part to what ``target`` already says."""
+    before = target.get("message")
+    target["say"] = [*(target.get("say") or ([before] if before else [])), [part[0], part[2]]]
+    target["message"] = f"{before} — {part[1]}" if before else part[1]
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
 def _issue(i: Issue) -> dict:
     return {"node": i.node, "field": i.field, "message": i.message, "fix": i.fix}
 
@@ -289,18 +309,23 @@ class Editor:
                 sigs.get(last.output_node) == last.signatures.get(last.output_node):
             out = last.state.get("output")
         stale = sum(1 for n in nodes.values() if n["status"] == "stale")
+        state = {"run_id": last.id if last else None, "status": "idle", "nodes": nodes, "issues": issues,
+                 "output": out}
         if issues:
-            message = f"{len(issues)} problem{'s' if len(issues) != 1 else ''} to fix before running"
+            _say(state, ("run.problems", f"{_plural(len(issues), 'problem')} to fix before running",
+                         {"n": len(issues)}))
         elif not nodes:
-            message = "Empty canvas: drag nodes from the palette"
+            _say(state, ("run.empty", "Empty canvas: drag nodes from the palette", {}))
         elif stale:
-            message = f"Ready: {stale} node{'s' if stale != 1 else ''} will run, {len(nodes) - stale} cached"
+            ready = ("run.ready", f"Ready: {_plural(stale, 'node')} will run, {len(nodes) - stale} cached",
+                     {"n": stale, "cached": len(nodes) - stale})
             if cost is not None:
-                message += f" — about {estimates.fmt_seconds(cost.seconds)} on this machine"
+                _say(state, ready, ("run.about", f"about {estimates.fmt_seconds(cost.seconds)} on this machine",
+                                    {"time": cost.seconds}))
+            else:
+                _say(state, ready)
         else:
-            message = "Ready: everything is cached"
-        state = {"run_id": last.id if last else None, "status": "idle", "message": message,
-                 "nodes": nodes, "issues": issues, "output": out}
+            _say(state, ("run.all_cached", "Ready: everything is cached", {}))
         if cost is not None and stale:
             state["estimate"] = {"seconds": cost.seconds, "lo": cost.lo, "hi": cost.hi, "ram_mb": cost.ram_mb,
                                  "vram_mb": cost.vram_mb, "warnings": cost.warnings,
@@ -352,9 +377,10 @@ class Editor:
             (run.folder / "workflow.json").write_text(wf.to_json(), encoding="utf-8")
             run.targets = targets
             left_out = {n: st for n, st in marks.items() if n not in set(run.graph_nodes)}
-            run.state = {"run_id": job_id, "status": "running", "message": "Starting…",
+            run.state = {"run_id": job_id, "status": "running",
                          "nodes": {**left_out, **{n: {"status": "queued"} for n in run.graph_nodes}},
                          "issues": [], "output": None}
+            _say(run.state, ("run.starting", "Starting…", {}))
             self._runs.pop(session, None)
             self._runs[session] = run  # dicts keep insertion order: the oldest sessions come first
             kept = self._previews.get(session, {})
@@ -417,7 +443,7 @@ class Editor:
                     pass
                 now = time.perf_counter()
                 if dirty and not finished and now - last_sent >= interval:
-                    run.state["message"] = self._running_message(run, now - t0)
+                    self._say_running(run, now - t0)
                     last_sent, dirty = now, False
                     yield self._as_seen(run, copy.deepcopy(run.state))
             # the job thread marks the run done right after its last event: the final state goes out
@@ -442,8 +468,8 @@ class Editor:
             return state
         # a queued run (or a take with another seed) ran settings the canvas does not have; a run
         # of the canvas's own graph differs from it only by what was edited while it ran
-        why = ("ran with other settings than the canvas has (a queued run, or another seed)" if run.other_graph
-               else "changed during the run")
+        key, why = (("other_settings", "ran with other settings than the canvas has (a queued run, or another seed)")
+                    if run.other_graph else ("changed_during", "changed during the run"))
         changed = 0
         for node in list(state["nodes"]):
             if node not in now:
@@ -452,14 +478,14 @@ class Editor:
                 st = state["nodes"][node]
                 if st["status"] in ("done", "cached", "skipped"):
                     st.update(status="stale", progress=None,
-                              previews=[{**p, "old": True} for p in st.get("previews") or []],
-                              message=f"{why}: run again to use the canvas's settings")
+                              previews=[{**p, "old": True} for p in st.get("previews") or []])
+                    _say(st, (f"run.node_{key}", f"{why}: run again to use the canvas's settings", {}))
                 changed += 1
         if run.output_node and now.get(run.output_node) != run.signatures.get(run.output_node):
             state["output"] = None  # the video is the old graph's: the player must not offer it as this one's
         if changed and state["status"] != "running":
-            state["message"] = (f"{state['message']} — {changed} node{'s' if changed != 1 else ''} {why}: "
-                                "run again to use the canvas's settings")
+            _say_more(state, (f"run.{key}", f"{_plural(changed, 'node')} {why}: run again to use the "
+                                             "canvas's settings", {"n": changed}))
         return state
 
     @staticmethod
@@ -474,13 +500,19 @@ class Editor:
         if run.result is not None and run.result.values:
             run.result = dataclasses.replace(run.result, values={})
 
-    def _running_message(self, run: Run, seconds: float) -> str:
+    @staticmethod
+    def _say_running(run: Run, seconds: float) -> None:
         nodes = run.state["nodes"].values()
         finished = sum(1 for n in nodes if n["status"] in ("done", "cached", "failed", "skipped"))
         running = [k for k, n in run.state["nodes"].items() if n["status"] == "running"]
-        head = "Stopping…" if run.cancel.cancelled else f"Running {seconds:.1f} s"
-        tail = f" — {', '.join(running[:3])}{'…' if len(running) > 3 else ''}" if running else ""
-        return f"{head}: {finished}/{len(run.state['nodes'])} nodes{tail}"
+        counts = {"finished": finished, "total": len(run.state["nodes"])}
+        head = (("run.stopping", f"Stopping…: {finished}/{counts['total']} nodes", counts) if run.cancel.cancelled
+                else ("run.running", f"Running {seconds:.1f} s: {finished}/{counts['total']} nodes",
+                      {**counts, "time": seconds}))
+        if running:
+            _say(run.state, head, f"{', '.join(running[:3])}{'…' if len(running) > 3 else ''}")
+        else:
+            _say(run.state, head)
 
     def _apply(self, run: Run, ev: Event) -> None:
         nodes = run.state["nodes"]
@@ -495,14 +527,18 @@ class Editor:
             if node.get("calls") and ev.progress is not None:
                 node["calls_done"] = round(ev.progress * node["calls"])
         elif ev.event == "node_finished" and node is not None:
-            done = f"{ev.seconds:.1f} s" if not ev.cached else "from cache"
+            parts: list = [f"{ev.seconds:.1f} s" if not ev.cached else ("run.from_cache", "from cache", {})]
             if node.get("calls") and node.get("calls_cached") and not ev.cached:
                 # a mapped node that redid only some elements says so: "re-rendered 1 of 6"
                 redone = node["calls"] - node["calls_cached"]
-                done = f"re-rendered {redone} of {node['calls']}, {node['calls_cached']} from cache · {done}"
+                parts.insert(0, ("run.redone", f"re-rendered {redone} of {node['calls']}, "
+                                 f"{node['calls_cached']} from cache",
+                                 {"n": redone, "calls": node["calls"], "cached": node["calls_cached"]}))
             # a warning (auto rendered the draft, a prompt was ignored) stays on the node after it finished
-            node.update(status="cached" if ev.cached else "done", progress=None,
-                        message=f"{done} · {node['warning']}" if node.get("warning") else done)
+            if node.get("warning"):
+                parts.append(node["warning"])
+            node.update(status="cached" if ev.cached else "done", progress=None)
+            _say(node, *parts, sep=" · ")
             if node.get("calls"):
                 node["calls_done"] = node["calls"]
             previews = self._save_previews(run, ev.node, ev.outputs or {})
@@ -511,11 +547,12 @@ class Editor:
                 made_by = run.signatures.get(ev.node, "")
                 self._previews.setdefault(run.session, {})[ev.node] = (made_by, previews)
         elif ev.event == "node_failed" and node is not None:
-            node.update(status="failed", progress=None, error=ev.error, message=None)
+            node.update(status="failed", progress=None, error=ev.error, message=None, say=None)
         elif ev.event == "node_skipped" and node is not None:
-            node.update(status="skipped", progress=None, message=ev.message)
+            node.update(status="skipped", progress=None, message=ev.message, say=None)
         elif ev.event == "node_warning" and node is not None:
             node["message"] = node["warning"] = ev.message
+            node["say"] = None
 
     def _save_previews(self, run: Run, node: str, outputs: dict[str, Any]) -> list[dict]:
         previews: list[dict] = []
@@ -547,7 +584,10 @@ class Editor:
         if run.error is not None or res is None:
             err = run.error
             state["status"] = "failed"
-            state["message"] = f"The run crashed: {type(err).__name__}: {err}" if err else "The run crashed"
+            if err:
+                _say(state, ("run.crashed", "The run crashed", {}), f"{type(err).__name__}: {err}")
+            else:
+                _say(state, ("run.crashed", "The run crashed", {}))
             return
         state["status"] = {"ok": "done", "failed": "failed", "cancelled": "cancelled"}.get(res.status, res.status)
         for n in state["nodes"].values():
@@ -572,13 +612,14 @@ class Editor:
                                "node": run.output_node}
         s = res.seconds
         if res.status == "ok":
-            state["message"] = f"Done in {s:.1f} s: {len(res.ran)} ran, {len(res.cached)} cached"
+            _say(state, ("run.done", f"Done in {s:.1f} s: {len(res.ran)} ran, {len(res.cached)} cached",
+                         {"time": s, "ran": len(res.ran), "cached": len(res.cached)}))
         elif res.status == "cancelled":
-            state["message"] = (f"Stopped after {s:.1f} s: {len(res.ran) + len(res.cached)} nodes finished "
-                                "(kept in the cache)")
+            n = len(res.ran) + len(res.cached)
+            _say(state, ("run.stopped", f"Stopped after {s:.1f} s: {n} nodes finished (kept in the cache)",
+                         {"time": s, "n": n}))
         else:
-            first = res.failures[0]
-            state["message"] = f"Failed: {first}"
+            _say(state, ("run.failed", f"Failed: {res.failures[0]}", {"error": str(res.failures[0])}))
 
     def _record(self, run: Run) -> None:
         """The run's line in the history, beside its files (written once, when it ends)."""

@@ -83,9 +83,12 @@ class Policy:
     name: str
 
     def dtype_for(self, preferred: str) -> str:
-        """fp32 on the CPU; bf16 only where the GPU supports it (else fp16)."""
+        """fp32 on the CPU; bf16 only where the GPU supports it (else fp16). ``auto`` (a folder with no
+        preset) is half precision on a GPU: fp32 would double its memory and time for nothing."""
         if self.device == "cpu":
             return "float32"
+        if preferred == "auto":
+            preferred = "bfloat16" if self.device.startswith("cuda") else "float16"
         if preferred == "bfloat16" and self.device.startswith("cuda") and not _bf16_ok():
             return "float16"
         return preferred

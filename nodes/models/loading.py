@@ -23,7 +23,7 @@ log = logging.getLogger("reelgraph.models")
 def _plan(need: ModelNeed) -> tuple[str, str, str]:
     """(device, dtype, offload) for a need under this process's policy."""
     pol = device.policy()
-    dtype = pol.dtype_for(need.option("dtype") or "float32")
+    dtype = pol.dtype_for(need.option("dtype") or "auto")
     return pol.device, dtype, pol.offload_for(need.vram_gb)
 
 

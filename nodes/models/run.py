@@ -24,6 +24,13 @@ def accepts(pipe, name: str) -> bool:
     return name in inspect.signature(type(pipe).__call__).parameters
 
 
+def fewest_steps(pipe) -> int:
+    """The fewest denoising steps this pipeline's scheduler gives a picture from: a flow-match schedule
+    stretched to a terminal shift (LTX-Video) divides by zero at one step and makes NaN frames."""
+    config = getattr(getattr(pipe, "scheduler", None), "config", None) or {}
+    return 2 if config.get("shift_terminal") else 1
+
+
 def call(ctx, pipe, *, steps: int, start: float = 0.0, end: float = 1.0, label: str = "step",
          **kwargs) -> Any:
     """Run ``pipe(**kwargs)`` with progress from ``start`` to ``end`` over ``steps`` steps."""

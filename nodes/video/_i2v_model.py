@@ -178,7 +178,9 @@ class Shot:
         self.model_size = run.model_size(*self.size, min(int(s["width"]), int(s["height"])),
                                          int(s["multiple"]))
         self.fps = float(s["fps"])
-        self.steps = int(steps) if steps and steps > 0 else int(s["steps"])
+        asked = int(steps) if steps and steps > 0 else int(s["steps"])
+        self.steps = max(asked, run.fewest_steps(self.pipe))
+        self.steps_asked = asked
         self.seed, self.motion = int(seed), float(motion)
         self.last = last
         self.text = full_prompt(prompt, camera, amplitude, motion) if run.accepts(self.pipe, "prompt") else None
@@ -270,6 +272,9 @@ def _warn_unread(ctx, shot: Shot, prompt: str | None, camera: str) -> None:
     if shot.text is None and ((prompt or "").strip() or camera != "static"):
         ctx.warn(f"model {shot.label} takes no prompt: the prompt and the camera move are ignored "
                  "(motion sets how much moves)")
+    if shot.steps > shot.steps_asked:
+        ctx.warn(f"model {shot.label} needs at least {shot.steps} steps (its scheduler makes NaN frames from "
+                 f"{shot.steps_asked}): ran {shot.steps}")
 
 
 def render_clip(ctx, loaded, *, picture: Image.Image, size: tuple[int, int], ending: Image.Image | None,

@@ -4,6 +4,7 @@
 // the key itself, so a half-translated language still shows every label.
 import en from '../../../i18n/en.json';
 import zhCN from '../../../i18n/zh-CN.json';
+import { fmtSeconds } from './estimate.js';
 
 export const LOCALES = [
   { id: 'en', name: 'English', strings: en },
@@ -66,4 +67,21 @@ export function t(key, vars) {
   s ??= lookup(key) ?? key;
   if (!vars) return s;
   return s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
+}
+
+/** What Python said about a run or a node, in this language: ``target.say`` lists its parts as
+ * [key, values] (a plain string part is shown as it is); ``target.message`` is the English. A
+ * ``time`` value is seconds. */
+export function said(target, sep = ' — ') {
+  if (!target) return '';
+  if (!Array.isArray(target.say)) return target.message || '';
+  return target.say
+    .map((p) => {
+      if (typeof p === 'string') return p;
+      const [key, vars] = p;
+      const v = { ...(vars || {}) };
+      if (typeof v.time === 'number') v.time = fmtSeconds(v.time);
+      return t(key, v);
+    })
+    .join(sep);
 }
