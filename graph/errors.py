@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
+
+# A sentence as an i18n key and its values: ("issue.missing_input", {"type": "Text", ...}). The
+# editor words it in its own language; everything else reads the English ``message``/``fix``.
+Words = tuple[str, dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -15,6 +20,8 @@ class Issue:
     field: str | None = None
     fix: str | None = None
     code: str = "invalid"
+    # (message, fix) as Words, where the checker that found it says so; never part of equality
+    words: tuple[Words | None, Words | None] = dataclasses.field(default=(None, None), compare=False, hash=False)
 
     @property
     def where(self) -> str:

@@ -30,7 +30,7 @@ from typing import Any
 import networkx as nx
 
 from . import types as t
-from .errors import Issue, WorkflowError
+from .errors import Issue, Words, WorkflowError
 from .node import NodeSpec, PortSpec
 from .registry import Registry, default_registry
 from .workflow import Edge, NodeEntry, Workflow
@@ -159,11 +159,13 @@ def _without_bypassed(wf: Workflow, registry: Registry) -> tuple[Workflow, list[
             continue
         src, kind = passed_on(e.source_node, e.source_port, frozenset())
         if src is None:
-            what = f"{kind} input" if kind is not None else f"input for {e.source_port}"
-            issues.append(Issue(f"{e.source_node} is bypassed and has no wired {what} to pass on",
-                                e.target_node, e.target_port,
-                                f"turn bypass off on {e.source_node}, or wire {e.target} from another node",
-                                "bypassed"))
+            message = (_Said("bypassed_kind", "{node} is bypassed and has no wired {kind} input to pass on",
+                             node=e.source_node, kind=kind) if kind is not None
+                       else _Said("bypassed_port", "{node} is bypassed and has no wired input for {port} to pass "
+                                  "on", node=e.source_node, port=e.source_port))
+            issues.append(_issue(message, e.target_node, e.target_port,
+                                 _Said("bypassed_fix", "turn bypass off on {node}, or wire {target} from another "
+                                       "node", node=e.source_node, target=e.target), "bypassed"))
             continue
         edges.append(Edge.model_validate({"from": src, "to": e.target}))
     ran = wf.model_copy(update={"nodes": {n: x for n, x in wf.nodes.items() if n not in bypassed},
@@ -197,9 +199,10 @@ def _resolve_node_types(c: _Compilation) -> None:
         spec = c.registry.get(entry.type)
         if spec is None:
             close = difflib.get_close_matches(entry.type, known, n=1)
-            fix = (f"did you mean {close[0]!r}?" if close
-                   else "install the node pack that provides it (see `reelgraph nodes`)")
-            c.issues.append(Issue(f"unknown node type {entry.type!r}", node_id, "type", fix, "unknown_type"))
+            fix = (_Said("did_you_mean", "did you mean {name}?", name=repr(close[0])) if close
+                   else _Said("install_pack", "install the node pack that provides it (see `reelgraph nodes`)"))
+            c.issues.append(_issue(_Said("unknown_type", "unknown node type {type}", type=repr(entry.type)),
+                                   node_id, "type", fix, "unknown_type"))
             continue
         params = _params_for_installed_version(c, node_id, entry, spec)
         if params is not None:
@@ -242,8 +245,10 @@ def _check_edges(c: _Compilation) -> None:
         ends_ok = [_check_edge_end(c, i, edge, role) for role in ("from", "to")]
         ok = all(ends_ok)
         if edge.source_node == edge.target_node and edge.source_node in c.wf.nodes:
-            c.issues.append(Issue(f"edge {edge.source} -> {edge.target} connects the node to itself",
-                                  edge.source_node, edge.target_port, "remove the edge", "cycle"))
+            c.issues.append(_issue(_Said("self_edge", "edge {source} -> {target} connects the node to itself",
+                                         source=edge.source, target=edge.target),
+                                   edge.source_node, edge.target_port, _Said("remove_edge", "remove the edge"),
+                                   "cycle"))
             ok = False
         if ok:
             c.incoming.setdefault((edge.target_node, edge.target_port), []).append(edge.source)
@@ -261,9 +266,10 @@ def _check_edge_end(c: _Compilation, i: int, edge: Edge, role: str) -> bool:
     if node_id not in c.wf.nodes:
         # Name the end that exists, so the message points at something the user can see.
         at, at_port = (other, other_port) if other in c.wf.nodes else (node_id, None)
-        c.issues.append(Issue(f"edge {i} ({edge.source} -> {edge.target}): there is no node "
-                              f"{node_id!r}", at, at_port, f"remove the edge or add node {node_id!r}",
-                              "dangling_edge"))
+        c.issues.append(_issue(_Said("dangling_edge", "edge {i} ({source} -> {target}): there is no node {node}",
+                                     i=i, source=edge.source, target=edge.target, node=repr(node_id)),
+                               at, at_port, _Said("dangling_edge_fix", "remove the edge or add node {node}",
+                                                  node=repr(node_id)), "dangling_edge"))
         return False
     cn = c.nodes.get(node_id)
     if cn is None:
@@ -272,12 +278,14 @@ def _check_edge_end(c: _Compilation, i: int, edge: Edge, role: str) -> bool:
     if port in ports:
         return True
     if role == "to" and port in cn.spec.params:
-        c.issues.append(Issue(f"param {port!r} cannot be wired", node_id, port,
-                              "set its value in params instead", "unknown_port"))
+        c.issues.append(_issue(_Said("param_not_wirable", "param {port} cannot be wired", port=repr(port)),
+                               node_id, port, _Said("param_not_wirable_fix", "set its value in params instead"),
+                               "unknown_port"))
     else:
         what = "output" if role == "from" else "input"
-        c.issues.append(Issue(f"{cn.spec.type} has no {what} {port!r} (edge {end})",
-                              node_id, port, _known(port, ports, what), "unknown_port"))
+        c.issues.append(_issue(_Said(f"no_such_{what}", f"{{type}} has no {what} {{port}} (edge {{end}})",
+                                     type=cn.spec.type, port=repr(port), end=end),
+                               node_id, port, _known(port, ports, what), "unknown_port"))
     return False
 
 
@@ -285,9 +293,10 @@ def _check_one_edge_per_input(c: _Compilation) -> None:
     """An input takes one edge."""
     for (node_id, port), sources in c.incoming.items():
         if len(sources) > 1:
-            c.issues.append(Issue(f"{len(sources)} edges lead into this input (from {', '.join(sources)})",
-                                  node_id, port, "an input takes one edge: remove all but one",
-                                  "two_edges"))
+            c.issues.append(_issue(_Said("two_edges", "{count} edges lead into this input (from {sources})",
+                                         count=len(sources), sources=", ".join(sources)),
+                                   node_id, port, _Said("two_edges_fix", "an input takes one edge: remove all but one"),
+                                   "two_edges"))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -307,8 +316,9 @@ def _check_params_and_inputs(c: _Compilation) -> None:
 def _check_param_names(c: _Compilation, cn: CompiledNode) -> None:
     for name in cn.params:
         if name not in cn.spec.params:
-            c.issues.append(Issue(f"{cn.spec.type} has no param {name!r}", cn.id, name,
-                                  _known(name, cn.spec.params, "param"), "unknown_param"))
+            c.issues.append(_issue(_Said("no_such_param", "{type} has no param {name}", type=cn.spec.type,
+                                         name=repr(name)),
+                                   cn.id, name, _known(name, cn.spec.params, "param"), "unknown_param"))
 
 
 def _check_param_values(c: _Compilation, cn: CompiledNode) -> dict[str, Any]:
@@ -323,21 +333,23 @@ def _check_param_values(c: _Compilation, cn: CompiledNode) -> dict[str, Any]:
                 none_ok = value is None and p.has_default and p.default is None
                 checked[name] = None if none_ok else p.check(value)
             except ValueError as e:
-                c.issues.append(Issue(str(e), cn.id, name, _hint(p), "bad_value"))
+                c.issues.append(_issue(str(e), cn.id, name, _hint(p), "bad_value"))
         elif p.has_default:
             checked[name] = p.default
         else:
-            c.issues.append(Issue("required param is not set", cn.id, name,
-                                  f"set it in params, wire a {p.type} into it, or pass "
-                                  f"--set {cn.id}.{name}=VALUE", "missing_param"))
+            c.issues.append(_issue(_Said("missing_param", "required param is not set"), cn.id, name,
+                                   _Said("missing_param_fix", "set it in params, wire a {type} into it, or pass "
+                                         "--set {node}.{name}=VALUE", type=p.type, node=cn.id, name=name),
+                                   "missing_param"))
     return checked
 
 
 def _check_required_inputs(c: _Compilation, cn: CompiledNode) -> None:
     for name, p in cn.spec.inputs.items():
         if p.required and (cn.id, name) not in c.incoming:
-            c.issues.append(Issue(f"required input ({p.type}) is not connected", cn.id, name,
-                                  f"wire a {p.type} output into {cn.id}.{name}", "missing_input"))
+            c.issues.append(_issue(_Said("missing_input", "required input ({type}) is not connected", type=p.type),
+                                   cn.id, name, _Said("missing_input_fix", "wire a {type} output into {node}.{name}",
+                                                      type=p.type, node=cn.id, name=name), "missing_input"))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -355,8 +367,8 @@ def _check_cycles(c: _Compilation) -> None:
         sub.add_edges_from((u, v) for u, v in c.dag.edges if u in comp and v in comp)
         cycle = nx.find_cycle(sub, source=next(iter(sub)))
         path = " -> ".join([u for u, _ in cycle] + [cycle[0][0]])
-        c.issues.append(Issue(f"cycle: {path}", cycle[0][0], None,
-                              "a workflow must flow one way: remove one of these edges", "cycle"))
+        c.issues.append(_issue(_Said("cycle", "cycle: {path}", path=path), cycle[0][0], None,
+                               _Said("cycle_fix", "a workflow must flow one way: remove one of these edges"), "cycle"))
 
 
 def _order_nodes(c: _Compilation) -> None:
@@ -412,10 +424,11 @@ def _link(c: _Compilation, cn: CompiledNode, edge: Edge, declared: t.PortType, s
     """Record the edge as a direct or mapped link, or report that its type does not fit."""
     mode = t.link_mode(src_type, declared)
     if mode is None:
-        c.issues.append(Issue(f"expects {declared}, but {edge.source} gives {src_type}",
-                              cn.id, edge.target_port,
-                              f"wire a {declared} output here, or convert {edge.source} first",
-                              "type_mismatch"))
+        c.issues.append(_issue(_Said("type_mismatch", "expects {declared}, but {source} gives {got}",
+                                     declared=declared, source=edge.source, got=src_type),
+                               cn.id, edge.target_port,
+                               _Said("type_mismatch_fix", "wire a {declared} output here, or convert {source} first",
+                                     declared=declared, source=edge.source), "type_mismatch"))
         return
     cn.links[edge.target_port] = Link(edge.source_node, edge.source_port, cn.id, edge.target_port, mode)
 
@@ -428,24 +441,45 @@ def _major(version: str) -> int | None:
         return None
 
 
-def _known(name: str, names, what: str) -> str:
+class _Said(str):
+    """An English sentence that also carries its Words (its i18n key and values, for the editor)."""
+
+    words: Words
+
+    def __new__(cls, key: str, english: str, **values: Any) -> _Said:
+        said = super().__new__(cls, english.format(**values))
+        said.words = (f"issue.{key}", {k: str(v) for k, v in values.items()})
+        return said
+
+
+def _issue(message: str, node: str | None, field: str | None, fix: str | None, code: str) -> Issue:
+    """An Issue whose message and fix say their Words where they were made with ``_Said``."""
+    words = tuple(getattr(x, "words", None) for x in (message, fix))
+    return Issue(str(message), node, field, None if fix is None else str(fix), code, words)  # type: ignore[arg-type]
+
+
+def _known(name: str, names, what: str) -> _Said:
     names = list(names)
     close = difflib.get_close_matches(name, names, n=1)
     if close:
-        return f"did you mean {close[0]!r}?"
-    return f"its {what}s are: {', '.join(names)}" if names else f"it has no {what}s"
+        return _Said("did_you_mean", "did you mean {name}?", name=repr(close[0]))
+    if names:
+        return _Said(f"known_{what}s", f"its {what}s are: {{names}}", names=", ".join(names))
+    return _Said(f"no_{what}s", f"it has no {what}s")
 
 
-def _hint(p) -> str:
+def _hint(p) -> _Said:
+    article = _a(p.type)
     if p.choices:
-        return f"choose one of: {', '.join(p.choices)}"
+        return _Said("choose_one", "choose one of: {choices}", choices=", ".join(p.choices))
     if p.min is not None or p.max is not None:
         lo = f"{p.min:g}" if p.min is not None else "-inf"
         hi = f"{p.max:g}" if p.max is not None else "inf"
-        return f"give {_a(p.type)} between {lo} and {hi}"
-    return f"give {_a(p.type)} value"
+        return _Said("give_between", "give {article} {type} between {lo} and {hi}", article=article,
+                     type=p.type, lo=lo, hi=hi)
+    return _Said("give_value", "give {article} {type} value", article=article, type=p.type)
 
 
 def _a(thing) -> str:
-    text = str(thing)
-    return ("an " if text[:1].lower() in "aeiou" else "a ") + text
+    """The English article for ``thing``: "an" Int, "a" Text."""
+    return "an" if str(thing)[:1].lower() in "aeiou" else "a"

@@ -85,7 +85,10 @@ def test_check_reports_every_issue_with_node_and_field(editor):
     state = editor.check(load("wrong_type.json"), "tab")
     assert state["issues"] == [{"node": "line", "field": "a",
                                 "message": "expects Text, but still.image gives Image",
-                                "fix": "wire a Text output here, or convert still.image first"}]
+                                "fix": "wire a Text output here, or convert still.image first",
+                                "say": [["issue.type_mismatch", {"declared": "Text", "source": "still.image",
+                                                                 "got": "Image"}],
+                                        ["issue.type_mismatch_fix", {"declared": "Text", "source": "still.image"}]]}]
     assert "1 problem" in state["message"]
 
 

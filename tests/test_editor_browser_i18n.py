@@ -62,6 +62,9 @@ def test_a_chinese_browser_gets_a_chinese_editor_and_the_switch_turns_it_english
     aspect = inspector.locator('[data-param="aspect"]')
     expect(aspect.locator(".rg-field-label")).to_contain_text("画幅")  # the port glossary
     expect(aspect.locator(".rg-field-doc")).to_contain_text("Frame shape")  # no translation yet: English
+    # the validator's words for the new node's unwired prompt, with their fix
+    expect(inspector.locator(".rg-insp-issue").first).to_contain_text("必需的输入（Text）未连接")
+    expect(inspector.locator(".rg-insp-issue").first).to_contain_text(f"把一个 Text 输出连到 {node}.prompt")
     page.locator('.rg-pal-item[data-node-type="image.keyframe"]').hover()
     expect(page.get_by_test_id("tooltip")).to_contain_text("根据提示词绘制关键帧")
     shot(page, "i18n-zh-CN")
@@ -74,6 +77,7 @@ def test_a_chinese_browser_gets_a_chinese_editor_and_the_switch_turns_it_english
     expect(ed.node(node).locator(".rg-node-title")).to_have_text("Keyframe")
     expect(inspector.get_by_test_id("inspector-title")).to_have_text("Keyframe")
     expect(page.locator('.rg-group[data-category="image"] .rg-group-title')).to_have_text("Image")
+    expect(inspector.locator(".rg-insp-issue").first).to_contain_text("required input (Text) is not connected")
     # (the keyframe added above has no prompt wired: one problem)
     expect(page.get_by_test_id("status")).to_contain_text(re.compile(r"\d+ problems? to fix before running"))
     shot(page, "i18n-en-switched")

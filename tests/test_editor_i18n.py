@@ -196,3 +196,84 @@ def test_what_the_editor_says_about_a_run_reads_in_the_pages_language(tmp_path):
         worded = any(not isinstance(p, str) for p in target["say"])  # "0.4 s" alone needs no words
         for chinese in _says(target, zh, sep):
             assert "{" not in chinese and (CJK.search(chinese) or not worded), chinese
+
+
+# ---------------------------------------------------------------------------------------------- validation issues
+def _problem_workflows() -> list[dict]:
+    """One small workflow per kind of problem the validator words for the editor."""
+    def wf(nodes, edges=()):
+        return {"schema": "reelgraph/workflow", "version": 1, "nodes": nodes,
+                "edges": [{"from": a, "to": b} for a, b in edges]}
+    text = {"type": "text.constant", "params": {"text": "x"}}
+    key = {"type": "image.keyframe"}
+    return [
+        wf({"a": {"type": "text.constnat"}, "b": {"type": "no.such_thing"}}),
+        wf({"a": text, "b": text}, [("a.out", "a.out"), ("a.out", "ghost.a"), ("a.out", "b.text"),
+                                     ("a.out", "b.nope"), ("a.nope", "key.prompt")]),
+        wf({"a": text, "t": {"type": "text.template"}, "k": key},
+           [("a.out", "t.a"), ("k.image", "t.a"), ("a.out", "t.zzz")]),
+        wf({"a": {"type": "text.constant", "params": {"txet": "x"}}, "k": {**key, "params": {
+            "aspect": "5:4", "resolution": 1, "caption": {"no": 1}, "colour": 1}}}),
+        wf({"k": key, "t": {"type": "text.template"}}, [("k.image", "t.a")]),
+        wf({"t1": {"type": "text.template"}, "t2": {"type": "text.template"}},
+           [("t1.text", "t2.a"), ("t2.text", "t1.a")]),
+        wf({"skip": {"type": "text.template", "bypass": True}, "k": key,
+            "odd": {"type": "text.nosuch", "bypass": True}},
+           [("skip.text", "k.prompt"), ("odd.out", "k.label")]),
+        wf({"need": {"type": "test.needs_a_count"}, "sink": {"type": "test.sink", "params": {"x": 1}}},
+           [("need.out", "sink.nothing"), ("sink.out", "need.x")]),
+    ]
+
+
+def _problem_registry():
+    from reelgraph.graph import Int, Node, Output, Param, Registry, Text
+    from reelgraph.graph.registry import default_registry
+
+    class NeedsACount(Node):
+        """A node with a param that has no default."""
+        type = "test.needs_a_count"
+        version = "1.0.0"
+        count = Param(Int)
+        out = Output(Text)
+
+        def run(self, ctx, count):
+            return str(count)
+
+    class Sink(Node):
+        """A node with no params, no inputs and no outputs."""
+        type = "test.sink"
+        version = "1.0.0"
+        output = True
+
+        def run(self, ctx):
+            return None
+
+    reg = Registry()
+    for spec in default_registry():
+        reg.register(spec.cls, pack="builtin")
+    reg.register(NeedsACount, pack="test")
+    reg.register(Sink, pack="test")
+    return reg
+
+
+def test_validation_issues_read_in_the_pages_language():
+    from reelgraph.ui.session import _issue
+    reg = _problem_registry()
+    issues = [_issue(i) for flow in _problem_workflows() for i in graph.validate(flow, reg)]
+    en, zh = strings("en"), strings("zh-CN")
+    keys = set()
+    for issue in issues:
+        for text, words in zip((issue["message"], issue["fix"]), issue["say"], strict=True):
+            if words is None:
+                continue
+            key, values = words
+            keys.add(key)
+            assert PLACEHOLDER.sub(lambda m, v=values: v[m.group(1)], en[key]) == text, key  # English as before
+            chinese = PLACEHOLDER.sub(lambda m, v=values: v[m.group(1)], zh[key])
+            assert CJK.search(chinese) and "{" not in chinese, (key, chinese)
+    worded = {k for k in en if k.startswith("issue.")}
+    assert worded - keys == set(), f"never produced by the problem workflows: {sorted(worded - keys)}"
+    # every problem says its message, but a bad value's (the param type's own check, English): its fix does
+    bad_values = {"aspect", "resolution", "caption"}
+    assert all(i["say"][0] for i in issues if i["field"] not in bad_values)
+    assert all(i["say"][1] for i in issues if i["field"] in bad_values)

@@ -100,7 +100,9 @@ def _plural(n: int, word: str) -> str:
 
 
 def _issue(i: Issue) -> dict:
-    return {"node": i.node, "field": i.field, "message": i.message, "fix": i.fix}
+    # ``say``: the message and the fix as [key, values] where the validator worded them (see run states)
+    return {"node": i.node, "field": i.field, "message": i.message, "fix": i.fix,
+            "say": [list(w) if w else None for w in i.words]}
 
 
 def _describe(i: Issue) -> str:

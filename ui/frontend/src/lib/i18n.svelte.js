@@ -85,3 +85,12 @@ export function said(target, sep = ' — ') {
     })
     .join(sep);
 }
+
+/** An issue's message and fix in this language (the validator's [key, values]; English otherwise). */
+export function issueText(iss) {
+  const [message, fix] = Array.isArray(iss?.say) ? iss.say : [];
+  return {
+    message: message ? t(message[0], message[1]) : iss?.message ?? '',
+    fix: fix ? t(fix[0], fix[1]) : iss?.fix ?? '',
+  };
+}
